@@ -1,0 +1,126 @@
+"""``modeldesk catalog ...`` and ``modeldesk audit ...``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from core.catalog.store import Catalog
+from core.cli.app import EXIT_CHECK_FAILED, CliState, cli
+from core.cli.output import echo_json, echo_table, human_bytes, progress_bar
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@cli.group()
+def catalog() -> None:
+    """Create, check and tidy a catalog folder."""
+
+
+@catalog.command("init")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False))
+def catalog_init(path: Path) -> None:
+    """Create an empty catalog at PATH."""
+    with Catalog.init(path) as created:
+        click.echo(f"created catalog {created.path}")
+
+
+@catalog.command("check")
+@json_option
+@click.pass_obj
+def catalog_check(state: CliState, as_json: bool) -> int:
+    """Check the database, every blob's hash and the audit chain; exit 1 if anything is wrong."""
+    from core.catalog.maintenance import check_catalog
+
+    target = state.catalog()
+    with progress_bar("checking") as progress:
+        report = check_catalog(target, progress=progress)
+    if as_json:
+        echo_json(
+            {
+                "ok": report.ok,
+                "problems": report.problems,
+                "notes": report.notes,
+                "blobs_checked": report.blobs_checked,
+                "audit_rows": report.audit_rows,
+            }
+        )
+    else:
+        for problem in report.problems:
+            click.echo(f"problem: {problem}")
+        for note in report.notes:
+            click.echo(f"note: {note}")
+        verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        click.echo(
+            f"{target.path}: {verdict} ({report.blobs_checked} blobs verified, "
+            f"{report.audit_rows} audit rows chained)"
+        )
+    return 0 if report.ok else EXIT_CHECK_FAILED
+
+
+@catalog.command("gc")
+@json_option
+@click.pass_obj
+def catalog_gc(state: CliState, as_json: bool) -> None:
+    """Remove blobs that no record names and leftovers of interrupted writes."""
+    from core.catalog.maintenance import collect_garbage
+
+    report = collect_garbage(state.catalog())
+    if as_json:
+        echo_json(
+            {
+                "blobs_removed": report.blobs_removed,
+                "bytes_freed": report.bytes_freed,
+                "temp_files_removed": report.temp_files_removed,
+            }
+        )
+        return
+    click.echo(
+        f"removed {len(report.blobs_removed)} blob(s), {report.temp_files_removed} temporary "
+        f"file(s); freed {human_bytes(report.bytes_freed)}"
+    )
+
+
+@cli.group()
+def audit() -> None:
+    """Read and verify the append-only audit log."""
+
+
+@audit.command("verify")
+@json_option
+@click.pass_obj
+def audit_verify(state: CliState, as_json: bool) -> int:
+    """Verify that every audit row chains to the one before it; exit 1 if not."""
+    from core.catalog.audit import verify_chain
+
+    target = state.catalog()
+    problems = verify_chain(target.conn)
+    rows = target.conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+    if as_json:
+        echo_json({"ok": not problems, "rows": rows, "problems": problems})
+    else:
+        for problem in problems:
+            click.echo(f"problem: {problem}")
+        click.echo(f"audit log: {rows} rows, " + ("chain intact" if not problems else "BROKEN"))
+    return 0 if not problems else EXIT_CHECK_FAILED
+
+
+@audit.command("log")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@click.pass_obj
+def audit_log(state: CliState, limit: int, as_json: bool) -> None:
+    """Show the newest audit rows."""
+    rows = state.catalog().query(
+        "SELECT id, at, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?",
+        (limit,),
+    )
+    if as_json:
+        echo_json([{**dict(row), "detail": json.loads(row["detail"])} for row in rows])
+        return
+    echo_table(
+        ["#", "at", "actor", "action", "subject"],
+        [(r["id"], r["at"], r["actor"], r["action"], r["subject"]) for r in rows],
+    )

@@ -1,0 +1,255 @@
+"""Read a CSV or Parquet file into an Arrow table, refusing what cannot be kept.
+
+Problems are reported as ``DataFileError`` with one line naming the file and
+what is wrong. Columns mixing numbers and text are kept as text; NaN and
+infinities are kept as values (only empty cells and NA-style markers are
+missing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from core.errors import Cancelled, DataFileError
+from core.progress import ProgressCallback, check_cancel, no_progress
+
+__all__ = ["SUPPORTED_SUFFIXES", "SourceTable", "read_source"]
+
+SUPPORTED_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+# Arrow's default null markers include "nan"/"NaN": we want those kept as
+# floating-point NaN (and counted), so only empty cells and NA-style markers
+# are missing values.
+NULL_MARKERS = ["", "NA", "N/A", "n/a", "NULL", "null", "#N/A", "None"]
+_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error")
+
+
+@dataclass
+class SourceTable:
+    """A table read from a source file, with what we learned reading it."""
+
+    table: pa.Table
+    format: str
+    sha256: str
+    size: int
+    text_columns_from_mixed: list[str]
+    renamed_blank_columns: list[str]
+
+
+class _CountingReader(io.RawIOBase):
+    """A file wrapper that hashes, reports progress and honours cancel as Arrow reads."""
+
+    def __init__(
+        self, path: Path, progress: ProgressCallback, cancel: threading.Event | None
+    ) -> None:
+        self._file = path.open("rb")
+        self._size = path.stat().st_size
+        self._done = 0
+        self._progress = progress
+        self._cancel = cancel
+        self._name = path.name
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled(f"{self._name}: import cancelled")
+        count = self._file.readinto(buffer)
+        if count:
+            self.digest.update(memoryview(buffer)[:count])
+            self._done += count
+            self._progress(self._done, self._size, f"reading {self._name}")
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _clean_column_names(names: list[str], path: Path) -> tuple[list[str], list[str]]:
+    """NFC-normalise names, name blank ones, and refuse duplicates."""
+    cleaned: list[str] = []
+    renamed: list[str] = []
+    for position, name in enumerate(names):
+        normal = unicodedata.normalize("NFC", name)
+        if not normal.strip():
+            normal = f"unnamed_{position}"
+            renamed.append(normal)
+        cleaned.append(normal)
+    seen: dict[str, int] = {}
+    for position, name in enumerate(cleaned, start=1):
+        if name in seen:
+            raise DataFileError(
+                f"{path}: duplicate column name {name!r} (columns {seen[name]} and {position})"
+            )
+        seen[name] = position
+    return cleaned, renamed
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header row, read on its own so its problems are reported as such."""
+    import csv
+
+    try:
+        # errors="replace": the text layer decodes ahead of the first line, and
+        # bad bytes further down are Arrow's to report, with their column.
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except csv.Error as error:
+        raise DataFileError(f"{path}: the header cannot be parsed ({error})") from None
+    if not header:
+        raise DataFileError(f"{path}: the file has no header and no rows")
+    if any("\ufffd" in name for name in header):
+        raise DataFileError(f"{path}: the header is not UTF-8 text; re-save the file as UTF-8")
+    return header
+
+
+def _read_csv(
+    path: Path, progress: ProgressCallback, cancel: threading.Event | None
+) -> SourceTable:
+    size = path.stat().st_size
+    if size == 0:
+        raise DataFileError(f"{path}: the file is empty")
+    header = _csv_header(path)
+    names, renamed = _clean_column_names(header, path)
+    forced_text: dict[str, pa.DataType] = {}
+    # Each pass that meets a column mixing numbers and text re-reads with that
+    # column as text; at most one extra pass per column, usually none.
+    for _attempt in range(len(names) + 1):
+        source = _CountingReader(path, progress, cancel)
+        try:
+            table = pa_csv.read_csv(
+                source,
+                read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+                convert_options=pa_csv.ConvertOptions(
+                    null_values=NULL_MARKERS,
+                    strings_can_be_null=True,
+                    column_types=forced_text,
+                ),
+            )
+        except pa.ArrowInvalid as error:
+            message = str(error)
+            match = _CONVERSION_ERROR.search(message)
+            if match and int(match.group(1)) < len(names):
+                forced_text[names[int(match.group(1))]] = pa.string()
+                continue
+            if "Expected" in message and "columns, got" in message:
+                raise DataFileError(_describe_ragged_row(path, len(names))) from None
+            raise DataFileError(f"{path}: not a readable CSV file ({message})") from None
+        finally:
+            source.close()
+        break
+    else:  # pragma: no cover - every retry fixes one column, so this cannot loop out
+        raise DataFileError(f"{path}: could not settle the column types")
+    check_cancel(cancel, str(path))
+    for field in table.schema:
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raise DataFileError(
+                f"{path}: column {field.name!r} is not UTF-8 text; re-save the file as UTF-8"
+            )
+    table = _null_columns_as_text(table)
+    return SourceTable(
+        table=table,
+        format="csv",
+        sha256=source.digest.hexdigest(),
+        size=size,
+        text_columns_from_mixed=sorted(forced_text),
+        renamed_blank_columns=renamed,
+    )
+
+
+def _describe_ragged_row(path: Path, expected: int) -> str:
+    """Find the first row whose field count differs from the header's (error path only)."""
+    import csv
+
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle)
+        for fields in reader:
+            if len(fields) != expected:
+                return (
+                    f"{path}: line {reader.line_num} has {len(fields)} fields "
+                    f"where the header has {expected}"
+                )
+    return f"{path}: rows have different numbers of fields"
+
+
+def _null_columns_as_text(table: pa.Table) -> pa.Table:
+    # An all-empty column has Arrow type null; store it as text so later
+    # versions with values in it keep a compatible type.
+    for index, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(
+                index, pa.field(field.name, pa.string()), table.column(index).cast(pa.string())
+            )
+    return table
+
+
+def _read_parquet(
+    path: Path, progress: ProgressCallback, cancel: threading.Event | None
+) -> SourceTable:
+    from core.catalog.blobs import hash_file
+
+    size = path.stat().st_size
+    if size == 0:
+        raise DataFileError(f"{path}: the file is empty")
+    try:
+        parquet = pq.ParquetFile(path)
+        names, renamed = _clean_column_names(list(parquet.schema_arrow.names), path)
+        parts = []
+        groups = parquet.num_row_groups
+        for group in range(groups):
+            check_cancel(cancel, str(path))
+            parts.append(parquet.read_row_group(group))
+            progress(group + 1, groups, f"reading {path.name}")
+        table = pa.concat_tables(parts) if parts else parquet.schema_arrow.empty_table()
+    except (pa.ArrowException, OSError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataFileError(f"{path}: not a readable Parquet file ({first})") from None
+    table = table.rename_columns(names)
+    return SourceTable(
+        table=_null_columns_as_text(table),
+        format="parquet",
+        sha256=hash_file(path, cancel=cancel),
+        size=size,
+        text_columns_from_mixed=[],
+        renamed_blank_columns=renamed,
+    )
+
+
+def read_source(
+    path: Path,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> SourceTable:
+    """Read a CSV or Parquet file, refusing files that cannot become a dataset."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise DataFileError(
+            f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .csv or .parquet"
+        )
+    source = (
+        _read_csv(path, progress, cancel)
+        if kind == "csv"
+        else _read_parquet(path, progress, cancel)
+    )
+    if source.table.num_columns == 0:
+        raise DataFileError(f"{path}: has no columns")
+    if source.table.num_rows == 0:
+        raise DataFileError(f"{path}: has a header but no data rows")
+    return source

@@ -1,0 +1,82 @@
+"""Typed errors raised by ModelDesk's core.
+
+Every message is one line that names the file or record and the problem, so
+both faces (the CLI and the desktop app) can show it as it is.
+
+Exception tree::
+
+    ModelDeskError                  base of everything core raises on purpose
+    ├── BadInputError               the user's input is wrong; nothing was changed
+    │   ├── InvalidNameError        a model, dataset or column name is not acceptable
+    │   ├── ModelFileError          a file offered as a model is not a usable ONNX model
+    │   └── DataFileError           a CSV or Parquet file cannot be imported
+    ├── NotFoundError               a catalog, record or version does not exist
+    ├── CatalogError                the catalog itself is unusable
+    │   ├── SchemaVersionError      catalog.db is from a newer ModelDesk
+    │   ├── CatalogBusyError        another writer held the catalog for too long
+    │   └── IntegrityError          a blob or the audit chain does not match its hash
+    └── Cancelled                   the caller asked to stop; nothing was stored
+
+The CLI maps ``BadInputError``, ``NotFoundError`` and ``CatalogError`` to exit
+code 2 and prints the message; ``Cancelled`` maps to exit code 130.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadInputError",
+    "Cancelled",
+    "CatalogBusyError",
+    "CatalogError",
+    "DataFileError",
+    "IntegrityError",
+    "InvalidNameError",
+    "ModelDeskError",
+    "ModelFileError",
+    "NotFoundError",
+    "SchemaVersionError",
+]
+
+
+class ModelDeskError(Exception):
+    """Base class of every error ModelDesk's core raises on purpose."""
+
+
+class BadInputError(ModelDeskError):
+    """The input is wrong; the catalog was not changed."""
+
+
+class InvalidNameError(BadInputError):
+    """A model, dataset or column name cannot be used."""
+
+
+class ModelFileError(BadInputError):
+    """A file offered as a model is not a usable ONNX model."""
+
+
+class DataFileError(BadInputError):
+    """A CSV or Parquet file cannot be imported as a dataset."""
+
+
+class NotFoundError(ModelDeskError):
+    """A catalog, record or version does not exist."""
+
+
+class CatalogError(ModelDeskError):
+    """The catalog itself is unusable."""
+
+
+class SchemaVersionError(CatalogError):
+    """catalog.db was written by a newer ModelDesk than this one."""
+
+
+class CatalogBusyError(CatalogError):
+    """Another process held the catalog's write lock for too long."""
+
+
+class IntegrityError(CatalogError):
+    """Stored bytes or the audit chain do not match their recorded hash."""
+
+
+class Cancelled(ModelDeskError):
+    """The operation was cancelled by its caller; nothing was stored."""

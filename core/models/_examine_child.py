@@ -1,0 +1,99 @@
+"""Child-process entry point that examines one untrusted ONNX file.
+
+Run as ``python -m core.models._examine_child MODEL RESULT_JSON``. Parsing,
+checking and a trial ONNX Runtime session all happen here, so a model that
+crashes native code takes down this process only; the parent reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.errors import ModelFileError
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _trial_session(path: Path) -> str | None:
+    """Load the model in ONNX Runtime once; return why it failed, or None."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:
+        return _first_line(error)
+    return None
+
+
+def examine_here(path: Path) -> dict[str, Any]:
+    """Parse, check and describe the model at ``path`` in this process."""
+    import onnx
+    import onnxruntime as ort
+
+    from core.models.facts import check_external_data, model_facts
+
+    name = path.name
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:
+        raise ModelFileError(
+            f"{name}: not a valid ONNX model (the file does not parse; truncated or corrupt?)"
+        ) from None
+    if not model.HasField("graph") or not model.opset_import:
+        raise ModelFileError(f"{name}: not a valid ONNX model (no graph or no opset import)")
+    external_files = check_external_data(model, path)
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except Exception as error:
+        raise ModelFileError(f"{name}: fails the ONNX checker: {_first_line(error)}") from None
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception:
+        # Shape inference is best effort beyond the checker's own pass: the
+        # declared shapes are kept when it cannot improve on them.
+        inferred = None
+    facts = model_facts(model, inferred)
+    facts["external_data"] = external_files
+    facts["runtime_error"] = _trial_session(path)
+    facts["examined_with"] = {"onnx": onnx.__version__, "onnxruntime": ort.__version__}
+    return facts
+
+
+def main(argv: list[str]) -> int:
+    """Examine ``argv[1]`` and write ``{"ok": ..., ...}`` JSON to ``argv[2]``."""
+    try:
+        import resource
+
+        # A crash in native code should not leave a core dump behind.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+    model_path, result_path = Path(argv[1]), Path(argv[2])
+    try:
+        result: dict[str, Any] = {"ok": True, "facts": examine_here(model_path)}
+    except ModelFileError as error:
+        result = {"ok": False, "error": str(error)}
+    except Exception as error:
+        result = {
+            "ok": False,
+            "error": f"{model_path.name}: cannot be examined "
+            f"({type(error).__name__}: {_first_line(error)})",
+        }
+    result_path.write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

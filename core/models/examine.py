@@ -1,0 +1,164 @@
+"""Examine an untrusted model file safely before anything is stored.
+
+Cheap checks run here (file type by magic bytes, size limits); everything
+that parses the file with native code runs in a child process with a time
+limit, so a hostile or broken model is reported as an error and never takes
+the caller (the CLI or the desktop app) down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import core
+from core.errors import Cancelled, ModelFileError
+from core.progress import ProgressCallback, no_progress
+
+__all__ = ["MAX_MODEL_FILE_BYTES", "examine_model", "examine_timeout", "sniff_model_file"]
+
+# protobuf cannot parse a message of 2 GiB or more; larger weights must be external data.
+MAX_MODEL_FILE_BYTES = 2**31 - 1
+
+# First byte of a serialized ModelProto: the tag of one of its fields
+# (ir_version, producer_name, ..., graph, opset_import, metadata_props,
+# training_info, functions, configuration).
+_MODEL_PROTO_FIRST_BYTES = {0x08, 0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA, 0xD2}
+
+_KNOWN_FORMATS: list[tuple[bytes, str]] = [
+    (b"PK\x03\x04", "a zip archive (PyTorch, Keras or joblib?) - refused, it may execute code"),
+    (b"\x93NUMPY", "a NumPy array file, not a model"),
+    (b"\x89HDF", "an HDF5 file (Keras?), not an ONNX model"),
+    (b"\x1f\x8b", "a gzip archive, not an ONNX model"),
+    (b"PAR1", "a Parquet file, not a model (import it with 'data import')"),
+    (b"GGUF", "a GGUF file, not an ONNX model"),
+    (b"\x7fELF", "an executable, not a model"),
+    (b"MZ", "an executable, not a model"),
+]
+
+
+def sniff_model_file(path: Path) -> int:
+    """Refuse files that are not ONNX by their first bytes and size; return the size."""
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise ModelFileError(f"{path}: not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelFileError(f"{path}: the file is empty")
+    if size > MAX_MODEL_FILE_BYTES:
+        raise ModelFileError(
+            f"{path}: {size / 2**30:.1f} GiB is more than an ONNX file can hold (2 GiB); "
+            "store the weights as external data"
+        )
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot be read ({error.strerror})") from None
+    if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
+        raise ModelFileError(f"{path}: is a Python pickle - refused, pickles can execute code")
+    for magic, what in _KNOWN_FORMATS:
+        if head.startswith(magic):
+            raise ModelFileError(f"{path}: is {what}")
+    if head[4:8] == b"ORTM":
+        raise ModelFileError(f"{path}: is an ONNX Runtime .ort file; import the .onnx it came from")
+    if head[0] not in _MODEL_PROTO_FIRST_BYTES:
+        raise ModelFileError(f"{path}: not an ONNX model (unrecognised file contents)")
+    return size
+
+
+def examine_timeout(size: int) -> float:
+    """Seconds the child may take: a minute, plus a minute per GiB of model."""
+    return 60.0 + 60.0 * size / 2**30
+
+
+def _child_command(model: Path, result: Path) -> list[str]:
+    return [sys.executable, "-m", "core.models._examine_child", str(model), str(result)]
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Make the child find this very `core` package, installed or not.
+    source_root = str(Path(core.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def _signal_name(returncode: int) -> str:
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def examine_model(
+    path: Path,
+    *,
+    timeout: float | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Examine an ONNX file in a child process and return its facts.
+
+    Raises ``ModelFileError`` naming the file and the problem, ``Cancelled``
+    if ``cancel`` is set while the child runs.
+    """
+    path = Path(path)
+    size = sniff_model_file(path)
+    limit = examine_timeout(size) if timeout is None else timeout
+    progress(0, 1, f"examining {path.name}")
+    with tempfile.TemporaryDirectory(prefix="modeldesk-examine-") as scratch:
+        result_path = Path(scratch) / "result.json"
+        stderr_path = Path(scratch) / "stderr.txt"
+        with stderr_path.open("wb") as stderr:
+            child = subprocess.Popen(
+                _child_command(path.absolute(), result_path),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=_child_env(),
+            )
+            deadline = time.monotonic() + limit
+            try:
+                while True:
+                    try:
+                        child.wait(timeout=0.05)
+                        break
+                    except subprocess.TimeoutExpired:
+                        pass
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled(f"{path}: examination cancelled")
+                    if time.monotonic() > deadline:
+                        raise ModelFileError(
+                            f"{path}: examining the model took longer than {limit:.0f} s; refused"
+                        )
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+        if child.returncode < 0:
+            raise ModelFileError(
+                f"{path}: examining the model crashed the ONNX parser or runtime "
+                f"({_signal_name(child.returncode)}); refused"
+            )
+        if child.returncode != 0 or not result_path.is_file():
+            detail = stderr_path.read_text("utf-8", "replace").strip().splitlines()
+            last = detail[-1] if detail else f"exit code {child.returncode}"
+            raise ModelFileError(f"{path}: the model examiner failed ({last})")
+        result = json.loads(result_path.read_text("utf-8"))
+    progress(1, 1, f"examined {path.name}")
+    if not result["ok"]:
+        raise ModelFileError(result["error"])
+    facts: dict[str, Any] = result["facts"]
+    facts["file_size"] = size
+    return facts

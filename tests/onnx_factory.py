@@ -1,0 +1,239 @@
+"""Real ONNX models built with onnx.helper, covering what real-world files contain.
+
+Each builder returns a ``ModelProto`` that passes the full ONNX checker (unless
+its name says otherwise) and loads in ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+ML_OPSET = 3
+
+
+def _model(graph: onnx.GraphProto, *, ml: bool = False, **metadata: str) -> onnx.ModelProto:
+    opsets = [helper.make_opsetid("", OPSET)]
+    if ml:
+        opsets.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="modeldesk-tests")
+    model.ir_version = 8
+    helper.set_model_props(model, metadata)
+    return model
+
+
+def linear_regressor(
+    features: int = 4, *, seed: int = 0, input_name: str = "X", **metadata: str
+) -> onnx.ModelProto:
+    """``Y = X @ W + b`` with ``X: float32[batch x features]``."""
+    rng = np.random.default_rng(seed)
+    weights = numpy_helper.from_array(rng.normal(size=(features, 1)).astype(np.float32), "W")
+    bias = numpy_helper.from_array(np.array([0.5], dtype=np.float32), "B")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", [input_name, "W"], ["XW"]),
+            helper.make_node("Add", ["XW", "B"], ["Y"]),
+        ],
+        "linear",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", features])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["batch", 1])],
+        [weights, bias],
+    )
+    return _model(graph, **metadata)
+
+
+def multi_io() -> onnx.ModelProto:
+    """Several inputs and outputs: int64, int32, bool, fp16, a scalar, unnamed dynamic dims."""
+    inputs = [
+        helper.make_tensor_value_info("tokens", TensorProto.INT64, ["batch", "sequence"]),
+        helper.make_tensor_value_info("positions", TensorProto.INT32, ["batch", None]),
+        helper.make_tensor_value_info("mask", TensorProto.BOOL, ["batch", "sequence"]),
+        helper.make_tensor_value_info("image", TensorProto.FLOAT16, [1, 3, None, None]),
+        helper.make_tensor_value_info("temperature", TensorProto.FLOAT, []),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["tokens"], ["tokens_f"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["mask"], ["mask_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["tokens_f", "mask_f"], ["masked"]),
+        helper.make_node("Div", ["masked", "temperature"], ["scores"]),
+        helper.make_node("Cast", ["positions"], ["positions_out"], to=TensorProto.INT64),
+        helper.make_node("Relu", ["image"], ["image_out"]),
+        helper.make_node("Not", ["mask"], ["inverted"]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", "sequence"]),
+        helper.make_tensor_value_info("positions_out", TensorProto.INT64, ["batch", None]),
+        helper.make_tensor_value_info("image_out", TensorProto.FLOAT16, [1, 3, None, None]),
+        helper.make_tensor_value_info("inverted", TensorProto.BOOL, ["batch", "sequence"]),
+    ]
+    return _model(helper.make_graph(nodes, "multi_io", inputs, outputs))
+
+
+def control_flow() -> onnx.ModelProto:
+    """If, Loop and Scan with their subgraphs."""
+    one = numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one")
+    then_graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "one"], ["then_out"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("then_out", TensorProto.FLOAT, [3])],
+    )
+    else_graph = helper.make_graph(
+        [helper.make_node("Sub", ["x", "one"], ["else_out"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("else_out", TensorProto.FLOAT, [3])],
+    )
+    loop_body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
+        ],
+        "loop_body",
+        [
+            helper.make_tensor_value_info("iteration", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [3]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [3]),
+        ],
+    )
+    scan_body = helper.make_graph(
+        [
+            helper.make_node("Add", ["sum_in", "row"], ["sum_out"]),
+            helper.make_node("Identity", ["sum_out"], ["scan_out"]),
+        ],
+        "scan_body",
+        [
+            helper.make_tensor_value_info("sum_in", TensorProto.FLOAT, [3]),
+            helper.make_tensor_value_info("row", TensorProto.FLOAT, [3]),
+        ],
+        [
+            helper.make_tensor_value_info("sum_out", TensorProto.FLOAT, [3]),
+            helper.make_tensor_value_info("scan_out", TensorProto.FLOAT, [3]),
+        ],
+    )
+    nodes = [
+        helper.make_node("If", ["flag"], ["branch"], then_branch=then_graph, else_branch=else_graph),
+        helper.make_node("Loop", ["trips", "", "branch"], ["looped"], body=loop_body),
+        helper.make_node(
+            "Scan", ["looped", "rows"], ["total", "partials"], body=scan_body, num_scan_inputs=1
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "control_flow",
+        [
+            helper.make_tensor_value_info("flag", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [3]),
+            helper.make_tensor_value_info("trips", TensorProto.INT64, []),
+            helper.make_tensor_value_info("rows", TensorProto.FLOAT, ["steps", 3]),
+        ],
+        [
+            helper.make_tensor_value_info("total", TensorProto.FLOAT, [3]),
+            helper.make_tensor_value_info("partials", TensorProto.FLOAT, ["steps", 3]),
+        ],
+        [one],
+    )
+    return _model(graph)
+
+
+def tree_classifier() -> onnx.ModelProto:
+    """An ``ai.onnx.ml`` TreeEnsembleClassifier (two stumps, two classes) with ZipMap."""
+    tree = {
+        "nodes_treeids": [0, 0, 0, 1, 1, 1],
+        "nodes_nodeids": [0, 1, 2, 0, 1, 2],
+        "nodes_featureids": [0, 0, 0, 1, 0, 0],
+        "nodes_values": [0.5, 0.0, 0.0, 1.5, 0.0, 0.0],
+        "nodes_modes": ["BRANCH_LEQ", "LEAF", "LEAF", "BRANCH_LT", "LEAF", "LEAF"],
+        "nodes_truenodeids": [1, 0, 0, 1, 0, 0],
+        "nodes_falsenodeids": [2, 0, 0, 2, 0, 0],
+        "nodes_missing_value_tracks_true": [0, 0, 0, 1, 0, 0],
+        "class_treeids": [0, 0, 1, 1],
+        "class_nodeids": [1, 2, 1, 2],
+        "class_ids": [1, 1, 1, 1],
+        "class_weights": [-0.4, 0.6, -0.2, 0.3],
+    }
+    nodes = [
+        helper.make_node(
+            "TreeEnsembleClassifier",
+            ["features"],
+            ["label", "probabilities"],
+            domain="ai.onnx.ml",
+            classlabels_strings=["benign", "malignant"],
+            post_transform="LOGISTIC",
+            **tree,
+        ),
+        helper.make_node(
+            "ZipMap",
+            ["probabilities"],
+            ["output_probability"],
+            domain="ai.onnx.ml",
+            classlabels_strings=["benign", "malignant"],
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "trees",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 2])],
+        [
+            helper.make_tensor_value_info("label", TensorProto.STRING, [None]),
+            helper.make_value_info(
+                "output_probability",
+                helper.make_sequence_type_proto(
+                    helper.make_map_type_proto(
+                        TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, [])
+                    )
+                ),
+            ),
+        ],
+    )
+    return _model(graph, ml=True)
+
+
+def failing_checker() -> onnx.ModelProto:
+    """Parses fine but fails the checker: a node reads a value nothing produces."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["nowhere"], ["Y"])],
+        "broken",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1])],
+    )
+    return _model(graph)
+
+
+def save(model: onnx.ModelProto, path: Path) -> Path:
+    """Write ``model`` to ``path`` (parents created) and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, path)
+    return path
+
+
+def save_with_external_data(model: onnx.ModelProto, path: Path, data_name: str) -> Path:
+    """Write ``model`` with every initializer in the file ``data_name`` beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(
+        model,
+        path,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=data_name,
+        size_threshold=0,
+    )
+    return path
+
+
+def point_external_data_at(path: Path, location: str) -> None:
+    """Rewrite every external-data location in the saved model at ``path``."""
+    model = onnx.load(path, load_external_data=False)
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
+    onnx.save(model, path)
