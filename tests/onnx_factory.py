@@ -120,7 +120,9 @@ def control_flow() -> onnx.ModelProto:
         ],
     )
     nodes = [
-        helper.make_node("If", ["flag"], ["branch"], then_branch=then_graph, else_branch=else_graph),
+        helper.make_node(
+            "If", ["flag"], ["branch"], then_branch=then_graph, else_branch=else_graph
+        ),
         helper.make_node("Loop", ["trips", "", "branch"], ["looped"], body=loop_body),
         helper.make_node(
             "Scan", ["looped", "rows"], ["total", "partials"], body=scan_body, num_scan_inputs=1

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +108,14 @@ def examine_model(
     timeout: float | None = None,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
+    child_command: Callable[[Path, Path], list[str]] | None = None,
 ) -> dict[str, Any]:
     """Examine an ONNX file in a child process and return its facts.
 
     Raises ``ModelFileError`` naming the file and the problem, ``Cancelled``
-    if ``cancel`` is set while the child runs.
+    if ``cancel`` is set while the child runs. ``child_command`` replaces the
+    examiner's command line (a frozen app runs itself; tests use it to stand
+    in for a crash no real file can be relied on to cause).
     """
     path = Path(path)
     size = sniff_model_file(path)
@@ -122,7 +126,7 @@ def examine_model(
         stderr_path = Path(scratch) / "stderr.txt"
         with stderr_path.open("wb") as stderr:
             child = subprocess.Popen(
-                _child_command(path.absolute(), result_path),
+                (child_command or _child_command)(path.absolute(), result_path),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,

@@ -1,0 +1,116 @@
+"""Shared fixtures: a fresh catalog in tmp_path, real ONNX files, a CLI runner."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import onnx_factory
+
+from core.catalog.store import Catalog
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Keep tests away from the user's catalog, settings and logs."""
+    home = tmp_path_factory.mktemp("home")
+    for variable in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(variable, str(home / variable.lower()))
+    monkeypatch.setenv("MODELDESK_LOG_DIR", str(home / "logs"))
+    monkeypatch.setenv("MODELDESK_USER", "tester")
+    monkeypatch.delenv("MODELDESK_CATALOG", raising=False)
+
+
+@pytest.fixture
+def catalog_path(tmp_path: Path) -> Path:
+    """Path of a freshly initialised, empty catalog."""
+    path = tmp_path / "catalog"
+    Catalog.init(path).close()
+    return path
+
+
+@pytest.fixture
+def catalog(catalog_path: Path) -> Iterator[Catalog]:
+    """A freshly initialised, empty catalog, open."""
+    with Catalog.open(catalog_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Callable[..., Path]:
+    """Save a factory model under tmp_path: ``model_file("linear_regressor", features=5)``."""
+
+    def build(kind: str = "linear_regressor", name: str | None = None, **options) -> Path:
+        model = getattr(onnx_factory, kind)(**options)
+        return onnx_factory.save(model, tmp_path / "models" / (name or f"{kind}.onnx"))
+
+    return build
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write text to a CSV file under tmp_path and return its path."""
+
+    def write(text: str, name: str = "data.csv") -> Path:
+        path = tmp_path / "data" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def catalog_snapshot(path: Path) -> dict[str, object]:
+    """Every table's rows and every file under blobs/ with its hash."""
+    conn = sqlite3.connect(path / "catalog.db")
+    try:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        content: dict[str, object] = {
+            table: sorted(map(repr, conn.execute(f'SELECT * FROM "{table}"'))) for table in tables
+        }
+        content["user_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+    files = {}
+    for file in sorted((path / "blobs").rglob("*")):
+        if file.is_file() and file.name != ".lock":
+            files[file.relative_to(path).as_posix()] = hashlib.sha256(file.read_bytes()).hexdigest()
+    content["blobs"] = files
+    return content
+
+
+@dataclass
+class CliResult:
+    """Exit code and output of one in-process CLI run."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys) -> Callable[..., CliResult]:
+    """Run ``modeldesk ARGS`` in this process and capture its exit code and output."""
+    from core.cli import main
+
+    def run(*args: str | os.PathLike[str]) -> CliResult:
+        capsys.readouterr()
+        code = main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,122 @@
+"""The catalog folder: opening, pragmas, migrations, write transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import catalog_snapshot
+
+from core.catalog.schema import SCHEMA_VERSION
+from core.catalog.store import Catalog
+from core.errors import CatalogError, NotFoundError, SchemaVersionError
+
+
+def test_init_creates_a_wal_database_with_foreign_keys_and_schema_version(tmp_path: Path):
+    with Catalog.init(tmp_path / "new") as catalog:
+        assert catalog.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert catalog.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert catalog.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+        assert catalog.schema_version() == SCHEMA_VERSION
+        names = [row[0] for row in catalog.conn.execute("SELECT name FROM schema_migration")]
+        assert names == ["0001_initial"]
+    assert (tmp_path / "new" / "blobs" / "sha256").is_dir()
+
+
+def test_init_refuses_an_existing_catalog(catalog_path: Path):
+    with pytest.raises(CatalogError, match="already holds a catalog"):
+        Catalog.init(catalog_path)
+
+
+def test_open_names_a_folder_that_is_not_a_catalog(tmp_path: Path):
+    with pytest.raises(NotFoundError, match="not a ModelDesk catalog"):
+        Catalog.open(tmp_path)
+    with pytest.raises(NotFoundError, match="no such catalog folder"):
+        Catalog.open(tmp_path / "missing")
+
+
+def test_reopening_runs_no_migration_twice(catalog_path: Path):
+    before = catalog_snapshot(catalog_path)
+    Catalog.open(catalog_path).close()
+    Catalog.open(catalog_path).close()
+    assert catalog_snapshot(catalog_path) == before
+
+
+def test_a_catalog_from_a_newer_schema_is_refused_and_left_alone(catalog_path: Path):
+    conn = sqlite3.connect(catalog_path / "catalog.db")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.close()
+    before = catalog_snapshot(catalog_path)
+    with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 5}"):
+        Catalog.open(catalog_path)
+    assert catalog_snapshot(catalog_path) == before
+
+
+def test_write_commits_change_and_audit_row_together(catalog: Catalog):
+    with catalog.write("test.create", "dataset demo") as tx:
+        tx.conn.execute(
+            "INSERT INTO dataset (name, created_at, created_by) VALUES ('demo', 'now', 'me')"
+        )
+    rows = catalog.query("SELECT action, subject, actor FROM audit")
+    assert [tuple(row) for row in rows] == [("test.create", "dataset demo", "tester")]
+
+
+def test_a_failed_write_leaves_neither_change_nor_audit_row(catalog: Catalog, catalog_path: Path):
+    before = catalog_snapshot(catalog_path)
+    with pytest.raises(RuntimeError), catalog.write("test.create", "dataset demo") as tx:
+        tx.conn.execute(
+            "INSERT INTO dataset (name, created_at, created_by) VALUES ('demo', 'now', 'me')"
+        )
+        raise RuntimeError("boom")
+    assert catalog_snapshot(catalog_path) == before
+    assert not catalog.conn.in_transaction
+
+
+def test_writer_waits_for_another_writer_instead_of_failing(catalog: Catalog, catalog_path: Path):
+    # Another connection holds the write lock; our write must wait and then succeed.
+    other = sqlite3.connect(catalog_path / "catalog.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    released = threading.Event()
+    writer_started = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            writer_started.set()
+            with catalog.write("test.wait", "dataset late") as tx:
+                tx.conn.execute(
+                    "INSERT INTO dataset (name, created_at, created_by) VALUES ('late', 'n', 'm')"
+                )
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    writer_started.wait()
+    # The writer cannot finish while the lock is held.
+    thread.join(timeout=0.3)
+    assert thread.is_alive()
+    other.execute("COMMIT")
+    released.set()
+    thread.join(timeout=30)
+    other.close()
+    assert errors == []
+    assert catalog.query("SELECT name FROM dataset")[0]["name"] == "late"
+
+
+def test_deferred_read_then_write_is_what_begin_immediate_avoids(catalog_path: Path):
+    # The failure mode the store is built around: in WAL mode a deferred
+    # transaction that has read cannot upgrade to a write while another
+    # connection wrote meanwhile; it fails at once, whatever the timeout.
+    first = sqlite3.connect(catalog_path / "catalog.db", isolation_level=None, timeout=5)
+    second = sqlite3.connect(catalog_path / "catalog.db", isolation_level=None, timeout=5)
+    first.execute("BEGIN")
+    first.execute("SELECT COUNT(*) FROM dataset").fetchone()
+    second.execute("INSERT INTO dataset (name, created_at, created_by) VALUES ('x', 'n', 'm')")
+    with pytest.raises(sqlite3.OperationalError, match="locked|busy|snapshot"):
+        first.execute("INSERT INTO dataset (name, created_at, created_by) VALUES ('y', 'n', 'm')")
+    first.execute("ROLLBACK")
+    first.close()
+    second.close()

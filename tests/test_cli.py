@@ -1,0 +1,215 @@
+"""The modeldesk command line: commands, --json, exit codes, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from core import __version__
+from core.cli.app import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        full = f"{prefix}{name}"
+        found.append((full, command))
+        if isinstance(command, click.Group):
+            found += _all_commands(command, full + " ")
+    return found
+
+
+def test_version(run_cli):
+    result = run_cli("--version")
+    assert result.code == 0
+    assert result.out.strip() == f"modeldesk {__version__}"
+
+
+def test_model_workflow_with_json(run_cli, catalog_path: Path, model_file):
+    path = model_file("linear_regressor", features=4)
+    imported = run_cli("--catalog", catalog_path, "model", "import", path, "--name", "m", "--json")
+    assert imported.code == 0, imported.err
+    assert json.loads(imported.out)["ref"] == "m@1"
+    assert json.loads(imported.out)["created"] is True
+
+    again = run_cli("--catalog", catalog_path, "model", "import", path, "--name", "m")
+    assert again.code == 0
+    assert "unchanged: m@1" in again.out
+
+    wider = model_file("linear_regressor", name="v2.onnx", features=6)
+    tagged = run_cli(
+        "--catalog",
+        catalog_path,
+        "model",
+        "import",
+        wider,
+        "--name",
+        "m",
+        "--parent",
+        "1",
+        "--tag",
+        "stage=candidate",
+        "--tag",
+        "owner=ml",
+    )
+    assert tagged.code == 0, tagged.err
+    assert "imported m@2" in tagged.out
+
+    listing = json.loads(run_cli("--catalog", catalog_path, "model", "list", "--json").out)
+    assert [row["ref"] for row in listing] == ["m@1", "m@2"]
+    assert listing[1]["tags"] == {"owner": "ml", "stage": "candidate"}
+    assert listing[1]["parent_version"] == 1
+    assert listing[0]["inputs"] == ["X: float32[batch×4]"]
+
+    shown = json.loads(
+        run_cli("--catalog", catalog_path, "model", "show", "m@latest", "--json").out
+    )
+    assert shown["version"] == 2
+    assert shown["facts"]["inputs"][0]["shape"] == ["batch", 6]
+    text = run_cli("--catalog", catalog_path, "model", "show", "m@1").out
+    assert "X: float32[batch×4]" in text
+    assert "ai.onnx 17" in text
+
+    diff = run_cli("--catalog", catalog_path, "model", "diff", "m@1", "m@2")
+    assert diff.code == 0
+    assert "BREAKING" in diff.out and "batch×4" in diff.out
+    failing = run_cli(
+        "--catalog", catalog_path, "model", "diff", "m@1", "m@2", "--fail-on-breaking"
+    )
+    assert failing.code == 1
+    as_json = json.loads(
+        run_cli("--catalog", catalog_path, "model", "diff", "m@1", "m@2", "--json").out
+    )
+    assert as_json["breaking"] is True
+
+
+def test_data_workflow_with_json(run_cli, catalog_path: Path, csv_file):
+    path = csv_file("a,b,y\n1,2.5,yes\n3,4.5,no\n")
+    imported = run_cli(
+        "--catalog", catalog_path, "data", "import", path, "--name", "d", "--label", "y", "--json"
+    )
+    assert imported.code == 0, imported.err
+    assert json.loads(imported.out)["rows"] == 2
+
+    listing = json.loads(run_cli("--catalog", catalog_path, "data", "list", "--json").out)
+    assert [(row["ref"], row["rows"], row["columns"]) for row in listing] == [("d@1", 2, 3)]
+    shown = json.loads(run_cli("--catalog", catalog_path, "data", "show", "d@1", "--json").out)
+    assert [c["role"] for c in shown["columns"]] == ["feature", "feature", "label"]
+    assert "b" in run_cli("--catalog", catalog_path, "data", "show", "d").out
+
+    edited = run_cli(
+        "--catalog", catalog_path, "data", "edit", "d@1", "b", "--unit", "kg", "--description", "w"
+    )
+    assert edited.code == 0, edited.err
+    shown = json.loads(run_cli("--catalog", catalog_path, "data", "show", "d@1", "--json").out)
+    assert shown["columns"][1]["unit"] == "kg"
+
+
+def test_catalog_check_gc_and_audit(run_cli, catalog_path: Path, csv_file):
+    run_cli("--catalog", catalog_path, "data", "import", csv_file("a\n1\n"), "--name", "d")
+    check = run_cli("--catalog", catalog_path, "catalog", "check", "--json")
+    assert check.code == 0
+    assert json.loads(check.out)["ok"] is True
+    gc = json.loads(run_cli("--catalog", catalog_path, "catalog", "gc", "--json").out)
+    assert gc["blobs_removed"] == []
+    verify = run_cli("--catalog", catalog_path, "audit", "verify", "--json")
+    assert (verify.code, json.loads(verify.out)["rows"]) == (0, 1)
+    log = json.loads(run_cli("--catalog", catalog_path, "audit", "log", "--json").out)
+    assert log[0]["action"] == "dataset.import"
+
+    blob = next((catalog_path / "blobs" / "sha256").rglob("*"), None)
+    blob = next(p for p in (catalog_path / "blobs" / "sha256").rglob("*") if p.is_file())
+    blob.write_bytes(b"tampered")
+    broken = run_cli("--catalog", catalog_path, "catalog", "check")
+    assert broken.code == 1
+    assert "does not match its hash" in broken.out
+
+
+def test_catalog_env_variable_and_default_location(run_cli, catalog_path, csv_file, monkeypatch):
+    monkeypatch.setenv("MODELDESK_CATALOG", str(catalog_path))
+    assert run_cli("data", "import", csv_file("a\n1\n"), "--name", "env").code == 0
+    assert "env@1" in run_cli("--catalog", catalog_path, "data", "list").out
+    monkeypatch.delenv("MODELDESK_CATALOG")
+    # Without either, the default catalog in the (test-isolated) user data folder is created.
+    result = run_cli("data", "list", "--json")
+    assert (result.code, json.loads(result.out)) == (0, [])
+    from core.catalog.location import default_catalog_path
+
+    assert (default_catalog_path() / "catalog.db").is_file()
+
+
+def test_catalog_init(run_cli, tmp_path: Path):
+    result = run_cli("catalog", "init", tmp_path / "fresh")
+    assert result.code == 0
+    assert (tmp_path / "fresh" / "catalog.db").is_file()
+    again = run_cli("catalog", "init", tmp_path / "fresh")
+    assert again.code == 2
+    assert "already holds a catalog" in again.err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["model", "show", "ghost@1"], 2, "model 'ghost': not in the catalog"),
+        (["model", "show", "ghost@zero"], 2, "version must be a whole number"),
+        (["model", "import", "missing.onnx", "--name", "m"], 2, "missing.onnx: no such file"),
+        (["model", "import", "x.onnx"], 2, "Missing option '--name'"),
+        (["data", "import", "nothing.csv", "--name", "d"], 2, "nothing.csv: no such file"),
+        (["model", "import", "x.onnx", "--name", "m", "--tag", "novalue"], 2, "expected KEY=VALUE"),
+        (["frobnicate"], 2, "No such command"),
+    ],
+)
+def test_bad_usage_and_input_exit_2_with_one_line(run_cli, catalog_path, args, code, message):
+    if "x.onnx" in args:
+        Path("x.onnx").unlink(missing_ok=True)
+    result = run_cli("--catalog", catalog_path, *args)
+    assert result.code == code
+    assert message in result.err
+    assert "Traceback" not in result.err + result.out
+
+
+def test_explicit_catalog_that_does_not_exist(run_cli, tmp_path):
+    result = run_cli("--catalog", tmp_path / "nowhere", "model", "list")
+    assert result.code == 2
+    assert "no such catalog folder" in result.err
+
+
+def test_a_real_process_reports_errors_in_one_line(catalog_path: Path, tmp_path: Path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x80\x04K\x01.")
+    env = {**os.environ, "MODELDESK_CATALOG": str(catalog_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "model", "import", str(bad), "--name", "m"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: ") and "bad.onnx" in result.stderr
+    assert "pickle" in result.stderr
+
+
+def test_every_command_has_help_text():
+    for name, command in _all_commands(cli):
+        assert command.help and command.help.strip(), f"'modeldesk {name}' has no help text"
+
+
+def test_readme_names_every_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"modeldesk (?:\[--catalog PATH\] )?([a-z]+(?: [a-z]+)?)", readme))
+    for name, command in _all_commands(cli):
+        if isinstance(command, click.Group):
+            continue
+        assert name in documented, f"README does not mention 'modeldesk {name}'"
