@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,49 +250,45 @@ def import_dataset(
     table = source.table
     if label is not None and label not in table.column_names:
         raise BadInputError(f"{path}: --label {label!r} is not a column of the file")
-    stats = table_stats(table, progress=Stage(progress, 0.6, 0.85), cancel=cancel)
-    check_cancel(cancel, str(path))
-
     notes = [
         f"column {c!r} mixes numbers and text: kept as text" for c in source.text_columns_from_mixed
     ]
     notes += [f"a column with a blank name was named {c!r}" for c in source.renamed_blank_columns]
-    columns = []
-    for position, (column_name, column_stats) in enumerate(
-        zip(table.column_names, stats, strict=True)
-    ):
-        role = (
-            "label"
-            if column_name == label
-            else _guess_role(column_name, column_stats, table.num_rows)
-        )
-        columns.append(
-            (
-                position,
-                column_name,
-                dtype_label(table.schema.field(position).type),
-                role,
-                column_stats,
-            )
-        )
-
     rows, source_format, source_sha, source_size = (
         table.num_rows,
         source.format,
         source.sha256,
         source.size,
     )
-    progress(0.85, 1.0, "writing Parquet")
+
     with catalog.blobs.guard():
         temp = catalog.blobs.new_temp()
         try:
-            pq.write_table(table, temp, compression="zstd")
+            # The Parquet writer and the statistics both release the GIL:
+            # run them side by side.
+            with ThreadPoolExecutor(max_workers=1) as writer:
+                written = writer.submit(pq.write_table, table, temp, compression="zstd")
+                try:
+                    stats = table_stats(table, progress=Stage(progress, 0.6, 0.95), cancel=cancel)
+                finally:
+                    written.result()
             check_cancel(cancel, str(path))
             blob_size = temp.stat().st_size
             sha256 = catalog.blobs.adopt(temp)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
+        columns = []
+        for position, (column_name, column_stats) in enumerate(
+            zip(table.column_names, stats, strict=True)
+        ):
+            role = (
+                "label"
+                if column_name == label
+                else _guess_role(column_name, column_stats, table.num_rows)
+            )
+            dtype = dtype_label(table.schema.field(position).type)
+            columns.append((position, column_name, dtype, role, column_stats))
         del table, source
         progress(0.97, 1.0, "recording")
         with catalog.write("dataset.import", f"dataset {name}") as tx:

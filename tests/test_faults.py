@@ -1,0 +1,150 @@
+"""Faults and load: imports killed at random moments, two processes importing at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import onnx_factory
+from core.catalog.maintenance import check_catalog, collect_garbage
+from core.catalog.store import Catalog
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+def _env(catalog_path: Path) -> dict[str, str]:
+    return {**os.environ, "MODELDESK_CATALOG": str(catalog_path), "PYTHONPATH": str(ROOT)}
+
+
+def _assert_every_version_is_whole(catalog: Catalog) -> None:
+    """Every recorded version has its blob, its dictionary and its audit row."""
+    report = check_catalog(catalog)
+    assert report.ok, report.problems
+    audited = {row["subject"] for row in catalog.query("SELECT subject FROM audit")}
+    for row in catalog.query(
+        "SELECT v.id, v.version, v.columns, d.name FROM dataset_version v"
+        " JOIN dataset d ON d.id = v.dataset_id"
+    ):
+        entries = catalog.query(
+            "SELECT COUNT(*) AS n FROM data_column WHERE dataset_version_id = ?", (row["id"],)
+        )[0]["n"]
+        assert entries == row["columns"]
+        assert f"dataset {row['name']}@{row['version']}" in audited
+    for row in catalog.query(
+        "SELECT v.version, m.name FROM model_version v JOIN model m ON m.id = v.model_id"
+    ):
+        assert f"model {row['name']}@{row['version']}" in audited
+
+
+def _start_import(catalog_path: Path, args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "core.cli", *args],
+        env=_env(catalog_path),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.slow
+def test_imports_killed_at_random_moments_leave_a_consistent_catalog(
+    catalog_path: Path, tmp_path: Path
+):
+    rng = random.Random(20261126)
+    big_csv = tmp_path / "big.csv"
+    with big_csv.open("w") as handle:
+        handle.write("a,b,c,d,label\n")
+        for index in range(150_000):
+            handle.write(f"{index},{index * 0.25},{index % 13},x{index % 7},{index % 2}\n")
+    model_path = onnx_factory.save(onnx_factory.linear_regressor(), tmp_path / "m.onnx")
+
+    def arguments(trial: int) -> list[str]:
+        if trial % 3 == 2:
+            return ["model", "import", str(model_path), "--name", f"model-{trial}"]
+        # Each trial's file differs, so no import is skipped as a duplicate.
+        with big_csv.open("a") as handle:
+            handle.write(f"{trial},0,0,x,1\n")
+        return ["data", "import", str(big_csv), "--name", f"data-{trial}", "--label", "label"]
+
+    # How long an undisturbed import of each kind takes, so kills spread over it.
+    durations = {}
+    for trial in (0, 2):
+        child = _start_import(catalog_path, arguments(trial))
+        started = time.monotonic()
+        assert child.wait(timeout=120) == 0, child.stderr.read().decode()
+        child.stderr.close()
+        durations[trial % 3 == 2] = time.monotonic() - started
+
+    killed = 0
+    for trial in range(3, 3 + 24):
+        args = arguments(trial)
+        child = _start_import(catalog_path, args)
+        try:
+            child.wait(timeout=durations[trial % 3 == 2] * rng.uniform(0.05, 1.0))
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            killed += 1
+        child.stderr.close()
+        with Catalog.open(catalog_path) as catalog:
+            _assert_every_version_is_whole(catalog)
+            if child.returncode == 0:
+                recorded = {row["name"] for row in catalog.query("SELECT name FROM dataset")}
+                recorded |= {row["name"] for row in catalog.query("SELECT name FROM model")}
+                assert args[args.index("--name") + 1] in recorded
+
+    assert killed >= 20  # the kills really landed mid-import
+    with Catalog.open(catalog_path) as catalog:
+        collect_garbage(catalog)
+        assert list(catalog.blobs.iter_temps()) == []
+        _assert_every_version_is_whole(catalog)
+
+
+def _run_workers(catalog_path: Path, kind: str, count: int) -> list[list[int]]:
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(TESTS / "import_worker.py"), str(catalog_path), kind, str(count), tag],
+            env=_env(catalog_path),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("left", "right")
+    ]
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=900)
+        assert worker.returncode == 0, err
+        assert "locked" not in err
+        results.append(json.loads(out))
+    return results
+
+
+@pytest.mark.slow
+def test_two_processes_importing_datasets_at_once(catalog_path: Path):
+    left, right = _run_workers(catalog_path, "data", 200)
+    assert len(left) == len(right) == 200
+    assert sorted(left + right) == list(range(1, 401))
+    assert left == sorted(left) and right == sorted(right)
+    with Catalog.open(catalog_path) as catalog:
+        _assert_every_version_is_whole(catalog)
+        assert catalog.query("SELECT COUNT(*) AS n FROM audit")[0]["n"] == 400
+
+
+@pytest.mark.slow
+def test_two_processes_importing_models_at_once(catalog_path: Path):
+    # Model imports each start an examiner child process (~0.5 s), so fewer of them.
+    left, right = _run_workers(catalog_path, "model", 25)
+    assert sorted(left + right) == list(range(1, 51))
+    with Catalog.open(catalog_path) as catalog:
+        _assert_every_version_is_whole(catalog)
