@@ -14,9 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import onnx_factory
-
 from core.catalog.store import Catalog
+
+import onnx_factory
 
 
 @pytest.fixture(autouse=True)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import onnx_factory  # noqa: E402
+from core.catalog.store import Catalog
+from core.datasets.registry import import_dataset
+from core.models.registry import import_model
 
-from core.catalog.store import Catalog  # noqa: E402
-from core.datasets.registry import import_dataset  # noqa: E402
-from core.models.registry import import_model  # noqa: E402
+import onnx_factory
 
 
 def main(catalog_path: str, kind: str, count: int, tag: str) -> None:

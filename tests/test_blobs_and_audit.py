@@ -109,3 +109,35 @@ def test_editing_the_audit_log_behind_sqlites_back_is_detected(
     assert result.code == 1
     assert "audit row 2" in result.out
     assert run_cli("--catalog", catalog_path, "catalog", "check").code == 1
+
+
+def test_gc_waits_for_an_import_that_holds_the_blob_store(catalog: Catalog, catalog_path: Path):
+    # An import writes its blob, then commits the row naming it; gc in between
+    # must wait rather than delete the not-yet-named blob.
+    import threading
+
+    written = threading.Event()
+    finish = threading.Event()
+    removed: list[list[str]] = []
+
+    def importer() -> None:
+        with catalog.blobs.guard():
+            catalog.blobs.put_bytes(b"about to be named")
+            written.set()
+            finish.wait(timeout=30)
+
+    def collector() -> None:
+        with Catalog.open(catalog_path) as other:
+            removed.append(collect_garbage(other).blobs_removed)
+
+    first = threading.Thread(target=importer)
+    first.start()
+    written.wait(timeout=30)
+    second = threading.Thread(target=collector)
+    second.start()
+    second.join(timeout=0.5)
+    assert second.is_alive()  # blocked on the store's lock
+    finish.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert len(removed) == 1

@@ -213,3 +213,44 @@ def test_readme_names_every_command():
         if isinstance(command, click.Group):
             continue
         assert name in documented, f"README does not mention 'modeldesk {name}'"
+
+
+def test_progress_bar_appears_only_on_a_terminal_and_after_the_delay(monkeypatch, capsys):
+    from core.cli import output
+
+    with output.progress_bar("importing x") as report:
+        report(5, 10, "reading")
+    assert capsys.readouterr().err == ""  # not a terminal: nothing drawn
+
+    monkeypatch.setattr(output.sys.stderr, "isatty", lambda: True)
+    with output.progress_bar("importing x") as report:
+        report(5, 10, "reading")
+    assert capsys.readouterr().err == ""  # a terminal, but under a second: nothing drawn
+
+    monkeypatch.setattr(output, "PROGRESS_DELAY_S", 0.0)
+    with output.progress_bar("importing x") as report:
+        report(5, 10, "reading")
+        report(10, 10, "done")
+    drawn = capsys.readouterr().err
+    assert "importing x" in drawn and "100%" in drawn
+
+
+def test_bad_files_through_the_cli_give_one_line_and_change_nothing(
+    run_cli, catalog_path, csv_file, tmp_path
+):
+    from conftest import catalog_snapshot
+
+    before = catalog_snapshot(catalog_path)
+    ragged = csv_file("a,b\n1,2\n3\n", "ragged.csv")
+    truncated = tmp_path / "cut.onnx"
+    truncated.write_bytes(b"\x08\x08\x12\x04abc")
+    for args in (
+        ["data", "import", ragged, "--name", "d"],
+        ["model", "import", truncated, "--name", "m"],
+    ):
+        result = run_cli("--catalog", catalog_path, *args)
+        assert result.code == 2
+        assert result.err.count("\n") == 1 and result.err.startswith("error: ")
+        assert Path(args[2]).name in result.err
+        assert "Traceback" not in result.err
+    assert catalog_snapshot(catalog_path) == before

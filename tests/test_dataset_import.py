@@ -10,7 +10,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import catalog_snapshot
 
 from core.catalog.store import Catalog
 from core.datasets.registry import (
@@ -21,6 +20,8 @@ from core.datasets.registry import (
 )
 from core.errors import BadInputError, Cancelled, DataFileError, InvalidNameError
 from core.models.registry import import_model
+
+from conftest import catalog_snapshot
 
 
 def test_csv_is_stored_as_zstd_parquet_with_a_dictionary(catalog: Catalog, csv_file):

@@ -9,14 +9,15 @@ import threading
 import zipfile
 from pathlib import Path
 
-import onnx_factory
 import pytest
-from conftest import catalog_snapshot
 
 from core.catalog.store import Catalog
 from core.errors import Cancelled, ModelFileError
 from core.models.examine import examine_model
 from core.models.registry import import_model
+
+import onnx_factory
+from conftest import catalog_snapshot
 
 
 def _refused(catalog: Catalog, catalog_path: Path, path: Path, pattern: str) -> str:

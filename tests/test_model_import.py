@@ -6,7 +6,6 @@ import hashlib
 from pathlib import Path
 
 import onnx
-import onnx_factory
 import pytest
 
 from core.catalog.maintenance import check_catalog
@@ -14,6 +13,8 @@ from core.catalog.store import Catalog
 from core.datasets.registry import import_dataset
 from core.errors import BadInputError, NotFoundError
 from core.models.registry import get_model_version, import_model, list_model_versions
+
+import onnx_factory
 
 
 def test_linear_model_facts(catalog: Catalog, model_file):

@@ -10,8 +10,10 @@ or reorder a released one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # sqlite-utils is slow to import; only migrations need it
+    import sqlite_utils
 
 __all__ = ["BLOB_REFERENCE_VIEW", "MIGRATIONS", "SCHEMA_VERSION"]
 

@@ -117,11 +117,7 @@ class DatasetImport:
 def _version_from_row(catalog: Catalog, row: sqlite3.Row, *, with_columns: bool) -> DatasetVersion:
     parent_version = None
     if row["parent_id"] is not None:
-        parent_version = int(
-            catalog.conn.execute(
-                "SELECT version FROM dataset_version WHERE id = ?", (row["parent_id"],)
-            ).fetchone()[0]
-        )
+        parent_version = int(DATASET.version_row_by_id(catalog, row["parent_id"])["version"])
     columns: list[ColumnInfo] = []
     if with_columns:
         columns = [

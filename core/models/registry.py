@@ -25,6 +25,7 @@ __all__ = [
     "get_model_version",
     "import_model",
     "list_model_versions",
+    "list_model_versions_json",
 ]
 
 
@@ -146,38 +147,41 @@ def get_model_version(catalog: Catalog, ref: str | VersionRef) -> ModelVersion:
 
 
 def list_model_versions(catalog: Catalog, name: str | None = None) -> list[dict[str, Any]]:
-    """A summary row per model version (of ``name`` if given), by name then version.
+    """A summary row per model version (of ``name`` if given), by name then version."""
+    return list(json.loads(list_model_versions_json(catalog, name)))
 
-    Reads only summary columns, never the full facts, so listing stays fast
-    with tens of thousands of versions.
+
+def list_model_versions_json(catalog: Catalog, name: str | None = None) -> str:
+    """``list_model_versions`` as a JSON array, built by SQLite.
+
+    Reads only summary columns, never the full facts, and builds the JSON in
+    SQLite so a listing of tens of thousands of versions costs no Python
+    object per field (the CLI prints it as it is).
     """
-    sql = (
-        "SELECT m.name AS name, v.version AS version, v.sha256 AS sha256,"
-        " v.file_size AS file_size, v.param_count AS param_count, v.producer AS producer,"
-        " v.opsets AS opsets, v.inputs_summary AS inputs, v.outputs_summary AS outputs,"
-        " v.tags AS tags, v.created_at AS created_at, v.created_by AS created_by,"
-        " p.version AS parent_version"
-        " FROM model_version v JOIN model m ON m.id = v.model_id"
-        " LEFT JOIN model_version p ON p.id = v.parent_id"
-    )
-    params: tuple[Any, ...] = ()
+    where, params = "", ()
     if name is not None:
         params = (normalise_name(name, what="model name"),)
         if not catalog.query("SELECT 1 FROM model WHERE name = ?", params):
             raise NotFoundError(f"model {params[0]!r}: not in the catalog")
-        sql += " WHERE m.name = ?"
-    rows = catalog.query(sql + " ORDER BY m.name, v.version", params)
-    return [
-        {
-            **dict(row),
-            "ref": f"{row['name']}@{row['version']}",
-            "opsets": _loads(row["opsets"], {}),
-            "inputs": _loads(row["inputs"], []),
-            "outputs": _loads(row["outputs"], []),
-            "tags": _loads(row["tags"], {}),
-        }
-        for row in rows
-    ]
+        where = "WHERE m.name = ?"
+    sql = f"""
+        SELECT json_group_array(json(row)) FROM (
+            SELECT json_object(
+                'name', m.name, 'version', v.version, 'ref', m.name || '@' || v.version,
+                'sha256', v.sha256, 'file_size', v.file_size, 'param_count', v.param_count,
+                'producer', v.producer, 'opsets', json(v.opsets),
+                'inputs', json(v.inputs_summary), 'outputs', json(v.outputs_summary),
+                'tags', json(v.tags), 'created_at', v.created_at, 'created_by', v.created_by,
+                'parent_version', p.version
+            ) AS row
+            FROM model_version v JOIN model m ON m.id = v.model_id
+            LEFT JOIN model_version p ON p.id = v.parent_id
+            {where}
+            ORDER BY m.name, v.version
+        )
+    """
+    (listing,) = catalog.conn.execute(sql, params).fetchone()
+    return str(listing)
 
 
 def _io_summary(values: list[dict[str, Any]]) -> list[str]:

@@ -146,7 +146,10 @@ def main() -> None:
         our_peak = peak_growth("import", csv_path, scratch)
         memory_ratio = our_peak / table_bytes
         print(f"Arrow table size: {table_bytes / 1e6:.0f} MB")
-        print(f"peak RSS growth, baseline: {base_peak / 1e6:.0f} MB ({base_peak / table_bytes:.2f}x table)")
+        print(
+            f"peak RSS growth, baseline: {base_peak / 1e6:.0f} MB "
+            f"({base_peak / table_bytes:.2f}x table)"
+        )
         verdict = "PASS" if memory_ratio <= MEMORY_TARGET else "FAIL"
         print(
             f"peak RSS growth, import:   {our_peak / 1e6:.0f} MB "

@@ -105,12 +105,13 @@ def model_import(
 @click.pass_obj
 def model_list(state: CliState, name: str | None, as_json: bool) -> None:
     """List model versions (all models, or versions of NAME)."""
-    from core.models.registry import list_model_versions
+    from core.models.registry import list_model_versions, list_model_versions_json
 
-    rows = list_model_versions(state.catalog(), name)
     if as_json:
-        echo_json(rows)
+        # Printed as SQLite built it: the fastest path for long listings.
+        click.echo(list_model_versions_json(state.catalog(), name))
         return
+    rows = list_model_versions(state.catalog(), name)
     echo_table(
         ["model", "size", "params", "inputs", "outputs", "parent", "created"],
         [
