@@ -276,3 +276,21 @@ def test_model_versions_load_in_onnx_runtime_from_their_blob(catalog: Catalog, m
     (result,) = session.run(None, {"X": np.ones((2, 4), dtype=np.float32)})
     assert result.shape == (2, 1)
     assert onnx.load(catalog.blobs.verified_path(version.sha256)).graph.name == "linear"
+
+
+def test_old_models_listing_initializers_as_inputs(catalog: Catalog, tmp_path: Path):
+    # Before IR version 4 every initializer was also a graph input; they are
+    # weights, not inputs a caller feeds.
+    model = onnx_factory.linear_regressor(features=3)
+    for init in model.graph.initializer:
+        model.graph.input.append(
+            onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims))
+        )
+    model.ir_version = 3
+    del model.opset_import[:]
+    model.opset_import.append(onnx.helper.make_opsetid("", 9))
+    version = import_model(catalog, onnx_factory.save(model, tmp_path / "old.onnx"), name="old")
+    facts = version.version.facts
+    assert [item["name"] for item in facts["inputs"]] == ["X"]
+    assert facts["ir_version"] == 3
+    assert facts["opsets"] == [{"domain": "ai.onnx", "version": 9}]
