@@ -219,6 +219,7 @@ def import_dataset(
     name: str,
     label: str | None = None,
     parent: int | None = None,
+    description: str | None = None,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
 ) -> DatasetImport:
@@ -293,7 +294,8 @@ def import_dataset(
             cursor = tx.conn.execute(
                 "INSERT INTO dataset_version (dataset_id, version, sha256, size, source_name,"
                 " source_format, source_sha256, source_size, rows, columns, label, parent_id,"
-                " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " description, created_at, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     dataset_id,
                     version,
@@ -307,6 +309,7 @@ def import_dataset(
                     len(columns),
                     label,
                     parent_id,
+                    description,
                     tx.at,
                     tx.actor,
                 ),

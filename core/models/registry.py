@@ -26,6 +26,7 @@ __all__ = [
     "import_model",
     "list_model_versions",
     "list_model_versions_json",
+    "update_model_version",
 ]
 
 
@@ -225,13 +226,14 @@ def _record_row(
     tags: dict[str, str],
     at: str,
     actor: str,
+    description: str | None = None,
 ) -> int:
     cursor = tx_conn.execute(
         "INSERT INTO model_version (model_id, version, sha256, file_name, file_size, ir_version,"
         " producer, opsets, param_count, initializer_bytes, inputs_summary, outputs_summary,"
         " facts, parent_id, trained_on_id, label, features, feature_binding, classes, tags,"
-        " created_at, created_by)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " description, created_at, created_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             model_id,
             version,
@@ -253,6 +255,7 @@ def _record_row(
             mapping.binding if mapping else None,
             json.dumps(classes) if classes is not None else None,
             json.dumps(tags, sort_keys=True),
+            description,
             at,
             actor,
         ),
@@ -271,6 +274,7 @@ def import_model(
     features: list[str] | None = None,
     classes: list[str] | None = None,
     tags: dict[str, str] | None = None,
+    description: str | None = None,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
 ) -> ModelImport:
@@ -346,6 +350,7 @@ def import_model(
                 tags=tags,
                 at=tx.at,
                 actor=tx.actor,
+                description=description,
             )
             tx.conn.executemany(
                 "INSERT INTO model_file (model_version_id, path, sha256, size) VALUES (?, ?, ?, ?)",
@@ -388,3 +393,33 @@ def _classes_from_metadata(facts: dict[str, Any]) -> list[str] | None:
 
             return [str(value) for _, value in sorted(parsed.items(), key=order)]
     return None
+
+
+def update_model_version(
+    catalog: Catalog,
+    ref: str | VersionRef,
+    *,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+) -> ModelVersion:
+    """Replace a version's tags and/or description (Markdown); audited."""
+    version = get_model_version(catalog, ref)
+    changes: dict[str, Any] = {}
+    if tags is not None:
+        changes["tags"] = {normalise_name(k, what="tag"): str(v) for k, v in tags.items()}
+    if description is not None:
+        changes["description"] = description
+    if not changes:
+        return version
+    with catalog.write("model.update", f"model {version.ref}", changes) as tx:
+        if "tags" in changes:
+            tx.conn.execute(
+                "UPDATE model_version SET tags = ? WHERE id = ?",
+                (json.dumps(changes["tags"], sort_keys=True), version.id),
+            )
+        if "description" in changes:
+            tx.conn.execute(
+                "UPDATE model_version SET description = ? WHERE id = ?",
+                (description, version.id),
+            )
+    return get_model_version(catalog, version.ref)
