@@ -10,7 +10,7 @@ from core.catalog.audit import verify_chain
 from core.catalog.store import Catalog
 from core.progress import ProgressCallback, check_cancel, no_progress
 
-__all__ = ["CheckReport", "GcReport", "check_catalog", "collect_garbage"]
+__all__ = ["CheckReport", "GcReport", "check_catalog", "collect_garbage", "discard_unreferenced"]
 
 
 @dataclass
@@ -124,3 +124,19 @@ def collect_garbage(catalog: Catalog, *, min_age_s: float | None = None) -> GcRe
         ):
             pass
     return report
+
+
+def discard_unreferenced(catalog: Catalog, hashes: list[str]) -> None:
+    """Remove blobs an interrupted import created, unless a record names them by now.
+
+    Takes the store's exclusive lock, so an import of the same bytes that is
+    still writing finishes (and names the blob) first. Not audited: these
+    blobs never became part of the catalog's record.
+    """
+    if not hashes:
+        return
+    with catalog.blobs.guard(exclusive=True):
+        referenced = _referenced(catalog)
+        for sha256 in hashes:
+            if sha256 not in referenced:
+                catalog.blobs.remove(sha256)

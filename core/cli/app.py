@@ -74,7 +74,10 @@ def cli(ctx: click.Context, catalog_path: Path | None) -> None:
     ctx.obj = state
     ctx.call_on_close(state.close)
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        # Bare `modeldesk` opens the desktop app, like `modeldesk gui`.
+        from gui.app import run_app
+
+        ctx.exit(run_app(catalog_path=catalog_path, use_demo=False))
 
 
 def _log_unexpected(error: BaseException) -> Path | None:

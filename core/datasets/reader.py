@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from core.errors import Cancelled, DataFileError
 from core.progress import ProgressCallback, check_cancel, no_progress
 
-__all__ = ["SUPPORTED_SUFFIXES", "SourceTable", "read_source"]
+__all__ = ["SUPPORTED_SUFFIXES", "SourceTable", "peek_columns", "read_source"]
 
 SUPPORTED_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 # Arrow's default null markers include "nan"/"NaN": we want those kept as
@@ -329,3 +329,21 @@ def read_source(
     if source.table.num_rows == 0:
         raise DataFileError(f"{path}: has a header but no data rows")
     return source
+
+
+def peek_columns(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet file, reading only its header or footer.
+
+    Returns an empty list for a file that cannot be read this way; the
+    import itself reports what is wrong with it.
+    """
+    path = Path(path)
+    kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
+    try:
+        if kind == "csv":
+            return _csv_header(path)
+        if kind == "parquet":
+            return list(pq.read_schema(path).names)
+    except (DataFileError, pa.ArrowException, OSError):
+        return []
+    return []

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.catalog.blobs import hash_file
+from core.catalog.maintenance import discard_unreferenced
 from core.catalog.names import VersionRef, normalise_name, parse_ref
 from core.catalog.records import DATASET, get_or_create_record, next_version
 from core.catalog.store import Catalog
@@ -195,8 +197,6 @@ def _find_same_source(
     catalog: Catalog, name: str, path: Path, label: str | None
 ) -> DatasetVersion | None:
     """An existing version of ``name`` imported from a file with identical bytes."""
-    from core.catalog.blobs import hash_file
-
     size = path.stat().st_size
     candidates = catalog.query(
         "SELECT v.*, d.name AS name FROM dataset_version v JOIN dataset d ON d.id = v.dataset_id "
@@ -258,81 +258,93 @@ def import_dataset(
         source.size,
     )
 
-    with catalog.blobs.guard():
-        temp = catalog.blobs.new_temp()
-        try:
-            # The Parquet writer and the statistics both release the GIL:
-            # run them side by side.
-            with ThreadPoolExecutor(max_workers=1) as writer:
-                written = writer.submit(pq.write_table, table, temp, compression="zstd")
-                try:
-                    stats = table_stats(table, progress=Stage(progress, 0.6, 0.95), cancel=cancel)
-                finally:
-                    written.result()
-            check_cancel(cancel, str(path))
-            blob_size = temp.stat().st_size
-            sha256 = catalog.blobs.adopt(temp)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        columns = []
-        for position, (column_name, column_stats) in enumerate(
-            zip(table.column_names, stats, strict=True)
-        ):
-            role = (
-                "label"
-                if column_name == label
-                else _guess_role(column_name, column_stats, table.num_rows)
-            )
-            dtype = dtype_label(table.schema.field(position).type)
-            columns.append((position, column_name, dtype, role, column_stats))
-        del table, source
-        progress(0.97, 1.0, "recording")
-        with catalog.write("dataset.import", f"dataset {name}") as tx:
-            dataset_id = get_or_create_record(tx.conn, DATASET, name, tx.at, tx.actor)
-            version = next_version(tx.conn, DATASET, dataset_id)
-            cursor = tx.conn.execute(
-                "INSERT INTO dataset_version (dataset_id, version, sha256, size, source_name,"
-                " source_format, source_sha256, source_size, rows, columns, label, parent_id,"
-                " description, created_at, created_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    dataset_id,
-                    version,
-                    sha256,
-                    blob_size,
-                    path.name,
-                    source_format,
-                    source_sha,
-                    source_size,
-                    rows,
-                    len(columns),
-                    label,
-                    parent_id,
-                    description,
-                    tx.at,
-                    tx.actor,
-                ),
-            )
-            version_id = int(cursor.lastrowid or 0)
-            tx.conn.executemany(
-                "INSERT INTO data_column (dataset_version_id, position, name, dtype, role, stats)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    (version_id, position, column_name, dtype, role, json.dumps(column_stats))
-                    for position, column_name, dtype, role, column_stats in columns
-                ),
-            )
-            tx.subject = f"dataset {name}@{version}"
-            tx.detail = {
-                "name": name,
-                "version": version,
-                "sha256": sha256,
-                "source": path.name,
-                "source_sha256": source_sha,
-                "rows": rows,
-                "columns": len(columns),
-            }
+    created_blobs: list[str] = []
+    try:
+        with catalog.blobs.guard():
+            temp = catalog.blobs.new_temp()
+            try:
+                # The Parquet writer and the statistics both release the GIL:
+                # run them side by side.
+                with ThreadPoolExecutor(max_workers=1) as writer:
+                    written = writer.submit(pq.write_table, table, temp, compression="zstd")
+                    try:
+                        stats = table_stats(
+                            table, progress=Stage(progress, 0.6, 0.95), cancel=cancel
+                        )
+                    finally:
+                        written.result()
+                check_cancel(cancel, str(path))
+                blob_size = temp.stat().st_size
+                sha256 = hash_file(temp)
+                if not catalog.blobs.exists(sha256):
+                    created_blobs.append(sha256)
+                catalog.blobs.adopt(temp, sha256)
+            except BaseException:
+                temp.unlink(missing_ok=True)
+                raise
+            columns = []
+            for position, (column_name, column_stats) in enumerate(
+                zip(table.column_names, stats, strict=True)
+            ):
+                role = (
+                    "label"
+                    if column_name == label
+                    else _guess_role(column_name, column_stats, table.num_rows)
+                )
+                dtype = dtype_label(table.schema.field(position).type)
+                columns.append((position, column_name, dtype, role, column_stats))
+            del table, source
+            progress(0.97, 1.0, "recording")
+            with catalog.write("dataset.import", f"dataset {name}") as tx:
+                dataset_id = get_or_create_record(tx.conn, DATASET, name, tx.at, tx.actor)
+                version = next_version(tx.conn, DATASET, dataset_id)
+                cursor = tx.conn.execute(
+                    "INSERT INTO dataset_version (dataset_id, version, sha256, size, source_name,"
+                    " source_format, source_sha256, source_size, rows, columns, label, parent_id,"
+                    " description, created_at, created_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        dataset_id,
+                        version,
+                        sha256,
+                        blob_size,
+                        path.name,
+                        source_format,
+                        source_sha,
+                        source_size,
+                        rows,
+                        len(columns),
+                        label,
+                        parent_id,
+                        description,
+                        tx.at,
+                        tx.actor,
+                    ),
+                )
+                version_id = int(cursor.lastrowid or 0)
+                tx.conn.executemany(
+                    "INSERT INTO data_column"
+                    " (dataset_version_id, position, name, dtype, role, stats)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        (version_id, position, column_name, dtype, role, json.dumps(column_stats))
+                        for position, column_name, dtype, role, column_stats in columns
+                    ),
+                )
+                tx.subject = f"dataset {name}@{version}"
+                tx.detail = {
+                    "name": name,
+                    "version": version,
+                    "sha256": sha256,
+                    "source": path.name,
+                    "source_sha256": source_sha,
+                    "rows": rows,
+                    "columns": len(columns),
+                }
+    except BaseException:
+        # A cancelled or failed import leaves no blob of its own behind.
+        discard_unreferenced(catalog, created_blobs)
+        raise
     progress(1.0, 1.0, "imported")
     return DatasetImport(dataset_version_by_id(catalog, version_id), created=True, notes=notes)
 

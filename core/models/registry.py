@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.catalog.blobs import hash_file
+from core.catalog.maintenance import discard_unreferenced
 from core.catalog.names import VersionRef, normalise_name, parse_ref
 from core.catalog.records import DATASET, MODEL, get_or_create_record, next_version
 from core.catalog.store import Catalog
@@ -263,6 +264,63 @@ def _record_row(
     return int(cursor.lastrowid or 0)
 
 
+def _write_version(
+    catalog: Catalog,
+    name: str,
+    path: Path,
+    sha256: str,
+    facts: dict[str, Any],
+    externals: list[tuple[str, str, int]],
+    *,
+    parent: int | None,
+    parent_id: int | None,
+    dataset: DatasetVersion | None,
+    label: str | None,
+    mapping: FeatureMapping | None,
+    classes: list[str] | None,
+    tags: dict[str, str],
+    description: str | None,
+) -> int:
+    """Record the version, its external files and its audit row in one transaction."""
+    with catalog.write("model.import", f"model {name}") as tx:
+        model_id = get_or_create_record(
+            tx.conn, MODEL, name, tx.at, tx.actor, task=facts.get("task")
+        )
+        version = next_version(tx.conn, MODEL, model_id)
+        version_id = _record_row(
+            tx.conn,
+            model_id,
+            version,
+            sha256,
+            path,
+            facts,
+            parent_id=parent_id,
+            trained_on=dataset,
+            label=label,
+            mapping=mapping,
+            classes=classes,
+            tags=tags,
+            at=tx.at,
+            actor=tx.actor,
+            description=description,
+        )
+        tx.conn.executemany(
+            "INSERT INTO model_file (model_version_id, path, sha256, size) VALUES (?, ?, ?, ?)",
+            ((version_id, rel, file_sha, size) for rel, file_sha, size in externals),
+        )
+        tx.subject = f"model {name}@{version}"
+        tx.detail = {
+            "name": name,
+            "version": version,
+            "sha256": sha256,
+            "file": path.name,
+            "external_files": len(externals),
+            "parent_version": parent,
+            "trained_on": dataset.ref if dataset else None,
+        }
+    return version_id
+
+
 def import_model(
     catalog: Catalog,
     file: str | Path,
@@ -323,49 +381,41 @@ def import_model(
         classes = _classes_from_metadata(facts) or facts.get("class_names")
     check_cancel(cancel, str(path))
 
-    with catalog.blobs.guard():
-        catalog.blobs.put_file(
-            path, expected_sha256=sha256, progress=Stage(progress, 0.6, 0.9), cancel=cancel
-        )
-        for relative, file_sha, _size in externals:
-            catalog.blobs.put_file(path.parent / relative, expected_sha256=file_sha, cancel=cancel)
-        check_cancel(cancel, str(path))
-        with catalog.write("model.import", f"model {name}") as tx:
-            model_id = get_or_create_record(
-                tx.conn, MODEL, name, tx.at, tx.actor, task=facts.get("task")
-            )
-            version = next_version(tx.conn, MODEL, model_id)
-            version_id = _record_row(
-                tx.conn,
-                model_id,
-                version,
-                sha256,
+    created_blobs: list[str] = []
+    try:
+        with catalog.blobs.guard():
+            for source, file_sha in [(path, sha256)] + [
+                (path.parent / relative, ext_sha) for relative, ext_sha, _ in externals
+            ]:
+                if not catalog.blobs.exists(file_sha):
+                    created_blobs.append(file_sha)
+                catalog.blobs.put_file(
+                    source,
+                    expected_sha256=file_sha,
+                    progress=Stage(progress, 0.6, 0.9),
+                    cancel=cancel,
+                )
+            check_cancel(cancel, str(path))
+            version_id = _write_version(
+                catalog,
+                name,
                 path,
+                sha256,
                 facts,
+                externals,
+                parent=parent,
                 parent_id=parent_id,
-                trained_on=dataset,
+                dataset=dataset,
                 label=label,
                 mapping=mapping,
                 classes=classes,
                 tags=tags,
-                at=tx.at,
-                actor=tx.actor,
                 description=description,
             )
-            tx.conn.executemany(
-                "INSERT INTO model_file (model_version_id, path, sha256, size) VALUES (?, ?, ?, ?)",
-                ((version_id, rel, file_sha, size) for rel, file_sha, size in externals),
-            )
-            tx.subject = f"model {name}@{version}"
-            tx.detail = {
-                "name": name,
-                "version": version,
-                "sha256": sha256,
-                "file": path.name,
-                "external_files": len(externals),
-                "parent_version": parent,
-                "trained_on": dataset.ref if dataset else None,
-            }
+    except BaseException:
+        # A cancelled or failed import leaves no blob of its own behind.
+        discard_unreferenced(catalog, created_blobs)
+        raise
     progress(1, 1, "imported")
     return ModelImport(
         _version_from_row(catalog, MODEL.version_row_by_id(catalog, version_id)), True

@@ -90,6 +90,12 @@ def _to_onnx_lightgbm(model: Any, n_features: int, name: str, metadata: dict[str
 def _save(onnx_model: Any, name: str, metadata: dict[str, str]) -> str:
     import onnx
 
+    onnx_model.graph.name = name  # onnxmltools names graphs with a random uuid
+    # Converters emit opset imports in set order; sort them so rebuilds match byte for byte.
+    opsets = sorted((o.domain, o.version) for o in onnx_model.opset_import)
+    del onnx_model.opset_import[:]
+    for domain, version in opsets:
+        onnx_model.opset_import.append(onnx.helper.make_opsetid(domain, version))
     for key, value in metadata.items():
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, value
@@ -115,30 +121,55 @@ def breast_cancer(manifest: dict[str, list[dict[str, Any]]]) -> None:
     test = _frame(x_test, names, y_test, "diagnosis")
     described = "Wisconsin breast cancer (scikit-learn); diagnosis 0 = malignant, 1 = benign."
     manifest["datasets"] += [
-        {"name": "breast-cancer-train", "file": _write_csv(train_v1, "breast-cancer-train-v1"),
-         "label": "diagnosis", "description": described + " First collection."},
-        {"name": "breast-cancer-train", "file": _write_csv(train_v2, "breast-cancer-train-v2"),
-         "label": "diagnosis", "parent": 1, "description": described + " All training rows."},
-        {"name": "breast-cancer-test", "file": _write_csv(test, "breast-cancer-test"),
-         "label": "diagnosis", "description": described + " Held-out test split."},
+        {
+            "name": "breast-cancer-train",
+            "file": _write_csv(train_v1, "breast-cancer-train-v1"),
+            "label": "diagnosis",
+            "description": described + " First collection.",
+        },
+        {
+            "name": "breast-cancer-train",
+            "file": _write_csv(train_v2, "breast-cancer-train-v2"),
+            "label": "diagnosis",
+            "parent": 1,
+            "description": described + " All training rows.",
+        },
+        {
+            "name": "breast-cancer-test",
+            "file": _write_csv(test, "breast-cancer-test"),
+            "label": "diagnosis",
+            "description": described + " Held-out test split.",
+        },
     ]
     x1, y1 = train_v1.x(), train_v1.label
     x2, y2 = train_v2.x(), train_v2.label
     logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=SEED))
     boosted = GradientBoostingClassifier(n_estimators=60, max_depth=3, random_state=SEED)
-    light = LGBMClassifier(n_estimators=80, num_leaves=15, random_state=SEED, verbose=-1)
+    light = LGBMClassifier(
+        n_estimators=80, num_leaves=15, random_state=SEED, verbose=-1, deterministic=True, n_jobs=1
+    )
     versions = [
         (logistic.fit(x1, y1), _to_onnx_sklearn, "logistic regression", "breast-cancer-train@1"),
         (boosted.fit(x2, y2), _to_onnx_sklearn, "gradient-boosted trees", "breast-cancer-train@2"),
         (light.fit(x2, y2), _to_onnx_lightgbm, "LightGBM trees", "breast-cancer-train@2"),
     ]
     for index, (model, convert, kind, trained_on) in enumerate(versions, start=1):
-        file = convert(model, len(names), f"breast-cancer-v{index}",
-                       {"algorithm": kind, "classes": json.dumps(classes)})
+        file = convert(
+            model,
+            len(names),
+            f"breast-cancer-v{index}",
+            {"algorithm": kind, "classes": json.dumps(classes)},
+        )
         manifest["models"].append(
-            {"name": "breast-cancer", "file": file, "parent": index - 1 or None,
-             "trained_on": trained_on, "classes": classes, "tags": {"algorithm": kind},
-             "description": f"**{kind.capitalize()}** classifier of tumour diagnosis."}
+            {
+                "name": "breast-cancer",
+                "file": file,
+                "parent": index - 1 or None,
+                "trained_on": trained_on,
+                "classes": classes,
+                "tags": {"algorithm": kind},
+                "description": f"**{kind[0].upper() + kind[1:]}** classifier of tumour diagnosis.",
+            }
         )
 
 
@@ -155,25 +186,51 @@ def diabetes(manifest: dict[str, list[dict[str, Any]]]) -> None:
     test = _frame(x_test, names, y_test, "progression")
     described = "Diabetes progression one year after baseline (scikit-learn)."
     manifest["datasets"] += [
-        {"name": "diabetes-train", "file": _write_csv(train, "diabetes-train"),
-         "label": "progression", "description": described},
-        {"name": "diabetes-test", "file": _write_csv(test, "diabetes-test"),
-         "label": "progression", "description": described + " Held-out test split."},
+        {
+            "name": "diabetes-train",
+            "file": _write_csv(train, "diabetes-train"),
+            "label": "progression",
+            "description": described,
+        },
+        {
+            "name": "diabetes-test",
+            "file": _write_csv(test, "diabetes-test"),
+            "label": "progression",
+            "description": described + " Held-out test split.",
+        },
     ]
     x, y = train.x(), train.label
     versions = [
         (LinearRegression().fit(x, y), _to_onnx_sklearn, "linear regression"),
-        (GradientBoostingRegressor(n_estimators=80, max_depth=3, random_state=SEED).fit(x, y),
-         _to_onnx_sklearn, "gradient-boosted trees"),
-        (LGBMRegressor(n_estimators=80, num_leaves=15, random_state=SEED, verbose=-1).fit(x, y),
-         _to_onnx_lightgbm, "LightGBM trees"),
+        (
+            GradientBoostingRegressor(n_estimators=80, max_depth=3, random_state=SEED).fit(x, y),
+            _to_onnx_sklearn,
+            "gradient-boosted trees",
+        ),
+        (
+            LGBMRegressor(
+                n_estimators=80,
+                num_leaves=15,
+                random_state=SEED,
+                verbose=-1,
+                deterministic=True,
+                n_jobs=1,
+            ).fit(x, y),
+            _to_onnx_lightgbm,
+            "LightGBM trees",
+        ),
     ]
     for index, (model, convert, kind) in enumerate(versions, start=1):
         file = convert(model, len(names), f"diabetes-v{index}", {"algorithm": kind})
         manifest["models"].append(
-            {"name": "diabetes", "file": file, "parent": index - 1 or None,
-             "trained_on": "diabetes-train@1", "tags": {"algorithm": kind},
-             "description": f"**{kind.capitalize()}** of disease progression."}
+            {
+                "name": "diabetes",
+                "file": file,
+                "parent": index - 1 or None,
+                "trained_on": "diabetes-train@1",
+                "tags": {"algorithm": kind},
+                "description": f"**{kind[0].upper() + kind[1:]}** of disease progression.",
+            }
         )
 
 
@@ -189,27 +246,52 @@ def digits(manifest: dict[str, list[dict[str, Any]]]) -> None:
     test = _frame(x_test, names, y_test, "digit")
     described = "Handwritten digits, 8x8 pixels of intensity 0-16 (scikit-learn)."
     manifest["datasets"] += [
-        {"name": "digits-train", "file": _write_csv(train, "digits-train"), "label": "digit",
-         "description": described},
-        {"name": "digits-test", "file": _write_csv(test, "digits-test"), "label": "digit",
-         "description": described + " Held-out test split."},
+        {
+            "name": "digits-train",
+            "file": _write_csv(train, "digits-train"),
+            "label": "digit",
+            "description": described,
+        },
+        {
+            "name": "digits-test",
+            "file": _write_csv(test, "digits-test"),
+            "label": "digit",
+            "description": described + " Held-out test split.",
+        },
     ]
     x, y = train.x(), train.label
     versions = [
-        (make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, random_state=SEED))
-         .fit(x, y), "logistic regression"),
-        (make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64,), max_iter=600,
-                                                       random_state=SEED)).fit(x, y),
-         "multi-layer perceptron"),
+        (
+            make_pipeline(
+                StandardScaler(), LogisticRegression(max_iter=3000, random_state=SEED)
+            ).fit(x, y),
+            "logistic regression",
+        ),
+        (
+            make_pipeline(
+                StandardScaler(),
+                MLPClassifier(hidden_layer_sizes=(64,), max_iter=600, random_state=SEED),
+            ).fit(x, y),
+            "multi-layer perceptron",
+        ),
     ]
     for index, (model, kind) in enumerate(versions, start=1):
-        file = _to_onnx_sklearn(model, len(names), f"digits-v{index}",
-                                {"algorithm": kind, "classes": json.dumps(classes),
-                                 "image_shape": "8x8"})
+        file = _to_onnx_sklearn(
+            model,
+            len(names),
+            f"digits-v{index}",
+            {"algorithm": kind, "classes": json.dumps(classes), "image_shape": "8x8"},
+        )
         manifest["models"].append(
-            {"name": "digits", "file": file, "parent": index - 1 or None,
-             "trained_on": "digits-train@1", "classes": classes, "tags": {"algorithm": kind},
-             "description": f"**{kind.capitalize()}** reading 8x8 handwritten digits."}
+            {
+                "name": "digits",
+                "file": file,
+                "parent": index - 1 or None,
+                "trained_on": "digits-train@1",
+                "classes": classes,
+                "tags": {"algorithm": kind},
+                "description": f"**{kind[0].upper() + kind[1:]}** reading 8x8 handwritten digits.",
+            }
         )
 
 

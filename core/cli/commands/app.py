@@ -1,0 +1,43 @@
+"""``modeldesk demo`` and ``modeldesk gui``: the demo catalog and the desktop app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.cli.app import CliState, cli
+from core.cli.output import progress_bar
+
+
+def default_demo_path() -> Path:
+    """Where the demo catalog is built when no folder is given."""
+    from core.catalog.location import default_catalog_path
+
+    return default_catalog_path().parent / "demo-catalog"
+
+
+@cli.command("demo")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the demo catalog (default: demo-catalog in the user data folder).",
+)
+def demo(out: Path | None) -> None:
+    """Build a catalog of demo models and datasets (no scikit-learn needed)."""
+    from core.demo import build_demo_catalog
+
+    target = out or default_demo_path()
+    with progress_bar("building the demo catalog") as progress:
+        path = build_demo_catalog(target, progress=progress)
+    click.echo(f"built demo catalog {path}")
+
+
+@cli.command("gui")
+@click.option("--demo", "use_demo", is_flag=True, help="Open the demo catalog (built if missing).")
+@click.pass_obj
+def gui(state: CliState, use_demo: bool) -> int:
+    """Open the desktop app (also what 'modeldesk' alone does)."""
+    from gui.app import run_app
+
+    return run_app(catalog_path=None if use_demo else state.catalog_path, use_demo=use_demo)

@@ -1,0 +1,107 @@
+"""Pages for a whole catalog and for a dataset's versions."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from core.catalog.browse import list_records
+from core.datasets.registry import list_dataset_versions
+from gui.context import AppContext
+from gui.pages.model_version import human_bytes
+from gui.widgets.table import DataTable
+
+__all__ = ["CatalogPage", "DatasetPage"]
+
+
+class CatalogPage(QWidget):
+    """What is in the catalog, and how to add to it."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.title = QLabel(self)
+        self.title.setWordWrap(True)
+        self.records = DataTable(["kind", "name", "versions", "latest"], self)
+        self.records.row_activated.connect(self._open_row)
+        self._rows: list[tuple[str, str]] = []
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.records, 1)
+
+    def show_catalog(self, kind: str | None = None) -> None:
+        """Summarise the catalog (one kind of record if ``kind`` is given)."""
+        catalog = self.context.catalog
+        kinds = [kind] if kind else ["model", "dataset"]
+        records = [record for each in kinds for record in list_records(catalog, each)]
+        self._rows = [(record.kind, record.name) for record in records]
+        self.records.set_rows(
+            [
+                [
+                    record.kind,
+                    record.name,
+                    record.versions,
+                    f"{record.name}@{record.latest_version}",
+                ]
+                for record in records
+            ]
+        )
+        models = sum(1 for record in records if record.kind == "model")
+        self.title.setText(
+            f"<h2>{html.escape(catalog.path.name)}</h2>"
+            f"<p>{html.escape(str(catalog.path))}</p>"
+            f"<p>{models} model(s) and {len(records) - models} dataset(s) shown. Drop "
+            "<code>.onnx</code>, <code>.csv</code> or <code>.parquet</code> files on this window "
+            "to import them, or use File → Import.</p>"
+        )
+
+    def _open_row(self, row: int) -> None:
+        kind, name = self._rows[row]
+        self.context.open(kind, name)
+
+
+class DatasetPage(QWidget):
+    """A dataset's versions."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.name: str | None = None
+        self._versions: list[int] = []
+        self.title = QLabel(self)
+        self.table = DataTable(
+            ["version", "rows", "columns", "label", "source", "size", "parent", "created"], self
+        )
+        self.table.row_activated.connect(self._open_row)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.table, 1)
+
+    def show_dataset(self, name: str) -> None:
+        """List ``name``'s versions."""
+        self.name = name
+        versions = list_dataset_versions(self.context.catalog, name)
+        self._versions = [version.version for version in versions]
+        self.title.setText(
+            f"<h2>{html.escape(name)}</h2>{len(versions)} version(s). Double-click one to open it."
+        )
+        self.table.set_rows(
+            [
+                [
+                    v.version,
+                    v.rows,
+                    v.column_count,
+                    v.label or "",
+                    v.source_name,
+                    human_bytes(v.size),
+                    v.parent_version or "",
+                    v.created_at[:19].replace("T", " "),
+                ]
+                for v in versions
+            ]
+        )
+
+    def _open_row(self, row: int) -> None:
+        if self.name is not None:
+            self.context.open("dataset", self.name, self._versions[row])
