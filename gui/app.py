@@ -11,7 +11,7 @@ __all__ = ["demo_catalog_path", "display_problem", "pick_catalog", "run_app"]
 
 def demo_catalog_path() -> Path:
     """Where the demo catalog lives (built there on first start)."""
-    from core.cli.commands.app import default_demo_path
+    from core.catalog.location import default_demo_path
 
     return default_demo_path()
 

@@ -21,10 +21,14 @@ def gui_log_path() -> Path:
 
 
 def _ensure_handler() -> None:
-    if _logger.handlers:
+    path = gui_log_path()
+    current = [h for h in _logger.handlers if getattr(h, "baseFilename", None) == str(path)]
+    if current:
         return
+    for old in list(_logger.handlers):  # the log folder moved (tests, a new session)
+        _logger.removeHandler(old)
+        old.close()
     try:
-        path = gui_log_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
     except OSError:

@@ -18,11 +18,12 @@ from PySide6.QtWidgets import (
 
 from core.catalog.browse import list_records, list_versions
 from core.catalog.store import Catalog
-from core.datasets.reader import SUPPORTED_SUFFIXES, peek_columns
 
 __all__ = ["IMPORTABLE_SUFFIXES", "ImportDialog", "ImportRequest", "kind_of"]
 
-IMPORTABLE_SUFFIXES = {".onnx": "model", **{suffix: "dataset" for suffix in SUPPORTED_SUFFIXES}}
+# The same suffixes core.datasets.reader accepts; spelled out so the window does not
+# load pyarrow before a dataset is actually imported.
+IMPORTABLE_SUFFIXES = {".onnx": "model", ".csv": "dataset", ".parquet": "dataset", ".pq": "dataset"}
 NONE = "(none)"
 
 
@@ -78,6 +79,8 @@ class ImportDialog(QDialog):
                 )
             form.addRow("Trained on:", self.trained_on)
         else:
+            from core.datasets.reader import peek_columns
+
             self.label.addItem(NONE)
             self.label.addItems(peek_columns(path))
             form.addRow("Label column:", self.label)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -26,12 +26,15 @@ from gui.import_dialog import kind_of
 from gui.importer import ImportController
 from gui.jobs import JobError, JobRunner
 from gui.navigator import CatalogTreeModel, NavigatorWidget, Selection
-from gui.pages.dataset_version import DatasetVersionPage
-from gui.pages.model import ModelPage
-from gui.pages.model_version import ModelVersionPage
 from gui.pages.overview import CatalogPage, DatasetPage
+from gui.preload import chart_modules
 from gui.settings import app_settings, recent_catalogs, remember_catalog
 from gui.status import JobStatus, Notifications
+
+if TYPE_CHECKING:
+    from gui.pages.dataset_version import DatasetVersionPage
+    from gui.pages.model import ModelPage
+    from gui.pages.model_version import ModelVersionPage
 
 __all__ = ["MainWindow"]
 
@@ -54,19 +57,8 @@ class MainWindow(QMainWindow):
         self.navigator = NavigatorWidget(self._tree_model(), self)
         self.navigator.selected.connect(self.open_selection)
         self.pages = QStackedWidget(self)
-        self.catalog_page = CatalogPage(self.context, self)
-        self.model_page = ModelPage(self.context, self)
-        self.model_version_page = ModelVersionPage(self.context, self)
-        self.dataset_page = DatasetPage(self.context, self)
-        self.dataset_version_page = DatasetVersionPage(self.context, self)
-        for page in (
-            self.catalog_page,
-            self.model_page,
-            self.model_version_page,
-            self.dataset_page,
-            self.dataset_version_page,
-        ):
-            self.pages.addWidget(page)
+        self._pages: dict[str, QWidget] = {}
+        self.pages.addWidget(self.catalog_page)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.navigator)
         self.splitter.addWidget(self.pages)
@@ -85,7 +77,52 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.setAcceptDrops(True)
         self._show_catalog()
+        self._pending: Selection | None = None
+        self.settled = False  # True once start-up's deferred work (chart pages) is done
+        self.charts = chart_modules()
+        self.charts.ready.connect(self._charts_ready)
+        if self.charts.is_ready():  # loaded for an earlier window: no signal will come
+            QTimer.singleShot(0, self._charts_ready)
         self._restore_state()
+
+    # -- pages (built on first use: the chart pages load pyqtgraph and numpy) --------------
+    def _page(self, key: str, factory: Any) -> Any:
+        if key not in self._pages:
+            page = factory(self.context, self)
+            self._pages[key] = page
+            self.pages.addWidget(page)
+        return self._pages[key]
+
+    @property
+    def catalog_page(self) -> CatalogPage:
+        """The catalog overview page."""
+        return self._page("catalog", CatalogPage)
+
+    @property
+    def model_page(self) -> ModelPage:
+        """The page listing a model's versions."""
+        from gui.pages.model import ModelPage
+
+        return self._page("model", ModelPage)
+
+    @property
+    def model_version_page(self) -> ModelVersionPage:
+        """The page of one model version."""
+        from gui.pages.model_version import ModelVersionPage
+
+        return self._page("model_version", ModelVersionPage)
+
+    @property
+    def dataset_page(self) -> DatasetPage:
+        """The page listing a dataset's versions."""
+        return self._page("dataset", DatasetPage)
+
+    @property
+    def dataset_version_page(self) -> DatasetVersionPage:
+        """The page of one dataset version."""
+        from gui.pages.dataset_version import DatasetVersionPage
+
+        return self._page("dataset_version", DatasetVersionPage)
 
     # -- catalog ----------------------------------------------------------------------
     def _tree_model(self) -> CatalogTreeModel:
@@ -108,9 +145,7 @@ class MainWindow(QMainWindow):
         old = self.catalog
         self.catalog = catalog
         self.context.catalog = catalog
-        self.navigator.model = self._tree_model()
-        self.navigator.proxy.setSourceModel(self.navigator.model)
-        self.navigator.reload()
+        self.navigator.set_model(self._tree_model())
         old.close()
         self._show_catalog()
 
@@ -132,6 +167,11 @@ class MainWindow(QMainWindow):
     # -- navigation ---------------------------------------------------------------------
     def open_selection(self, selection: Selection) -> None:
         """Show the page for a group, record or version, and select it in the tree."""
+        if selection.version is not None and not self.charts.is_ready():
+            # Version pages hold charts; open this one when their modules are in.
+            self._pending = selection
+            self.statusBar().showMessage("Loading charts…")
+            return
         if self.navigator.current() != selection:
             self.navigator.select(selection)  # re-enters through `selected`
             if self.navigator.current() == selection:
@@ -157,6 +197,29 @@ class MainWindow(QMainWindow):
             return
         self.pages.setCurrentWidget(page)
         app_settings().setValue("window/selection", _selection_text(selection))
+
+    def _charts_ready(self) -> None:
+        import gc
+
+        if self.settled:
+            return
+        # Everything loaded so far (Qt, pyqtgraph, numpy, the catalog) lives as long as
+        # the app: freeze it so the cyclic collector stops rescanning it. Full
+        # collections otherwise pause whichever thread triggers them, the GUI thread
+        # included, for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
+        self.statusBar().clearMessage()
+        # Build the chart pages now, while the app is idle after start-up, rather than
+        # in the middle of the first click (or import) that needs one.
+        QTimer.singleShot(0, self._build_chart_pages)
+
+    def _build_chart_pages(self) -> None:
+        self.model_version_page, self.dataset_version_page  # noqa: B018  (built on access)
+        self.settled = True
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.open_selection(pending)
 
     # -- reporting ------------------------------------------------------------------------
     def report_error(self, error: JobError) -> None:

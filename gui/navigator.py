@@ -2,20 +2,21 @@
 
 Record names are read when the tree is built; a record's versions only when
 it is expanded, so a catalog with 10,000 versions opens as fast as one with
-ten.
+ten. The filter lives in the model (it hides records whose name does not
+match) rather than in a QSortFilterProxyModel, which would map every child
+of every expanded record through Python on each expand.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractItemModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
@@ -38,18 +39,79 @@ class Selection:
     version: int | None = None
 
 
-@dataclass(eq=False)
 class _Node:
-    kind: str  # "group", "record" or "version"
-    label: str
-    selection: Selection
-    parent: _Node | None
-    children: list[_Node] = field(default_factory=list)
-    loaded: bool = False
-    tooltip: str = ""
+    """One row of the tree; versions keep only their summary and build labels on demand."""
 
-    def row(self) -> int:
-        return self.parent.children.index(self) if self.parent else 0
+    __slots__ = (
+        "children",
+        "kind",
+        "label",
+        "loaded",
+        "parent",
+        "position",
+        "selection",
+        "tooltip",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        label: str,
+        selection: Selection | None,
+        parent: _Node | None,
+        *,
+        loaded: bool = False,
+        tooltip: str = "",
+    ) -> None:
+        self.kind = kind  # "root", "group", "record" or "version"
+        self.label = label
+        self.selection = selection
+        self.parent = parent
+        self.children: list[_Node] = []
+        self.loaded = loaded
+        self.tooltip = tooltip
+        self.position = 0  # row under its parent, kept so parent() is O(1)
+
+
+class _VersionNode(_Node):
+    __slots__ = ("summary",)
+
+    def __init__(self, summary: VersionSummary, parent: _Node) -> None:
+        self.summary = summary
+        self.kind = "version"
+        self.parent = parent
+        self.children = []
+        self.loaded = True
+        self.position = 0
+
+    @property  # type: ignore[override]
+    def label(self) -> str:
+        return f"v{self.summary.version}   {self.summary.created_at[:16].replace('T', ' ')}"
+
+    @property  # type: ignore[override]
+    def selection(self) -> Selection:
+        return Selection(self.summary.kind, self.summary.name, self.summary.version)
+
+    @property  # type: ignore[override]
+    def tooltip(self) -> str:
+        return f"{self.summary.name}@{self.summary.version} by {self.summary.created_by}"
+
+
+def _adopt(parent: _Node, children: list[_Node]) -> None:
+    for position, child in enumerate(children):
+        child.position = position
+    parent.children = children
+
+
+def _record_node(record: RecordSummary, group: _Node) -> _Node:
+    return _Node(
+        "record",
+        f"{record.name}  ({record.versions})",
+        Selection(record.kind, record.name),
+        group,
+        tooltip=f"{record.kind} {record.name}: {record.versions} version(s), "
+        f"latest {record.name}@{record.latest_version}",
+    )
 
 
 class CatalogTreeModel(QAbstractItemModel):
@@ -65,29 +127,32 @@ class CatalogTreeModel(QAbstractItemModel):
         self._list_records = list_records
         self._list_versions = list_versions
         self._root = _Node("root", "", Selection(""), None, loaded=True)
+        self._filter = ""
         self.reload()
 
     def reload(self) -> None:
         """Read the record names again; versions are re-read when expanded."""
         self.beginResetModel()
-        self._root.children = [
+        groups = [
             _Node("group", title, Selection(kind), self._root, loaded=True)
             for kind, title in GROUPS
         ]
-        for group in self._root.children:
-            records = self._list_records(group.selection.kind)
-            group.children = [
-                _Node(
-                    "record",
-                    f"{record.name}  ({record.versions})",
-                    Selection(record.kind, record.name),
-                    group,
-                    tooltip=f"{record.kind} {record.name}: {record.versions} version(s), "
-                    f"latest {record.name}@{record.latest_version}",
-                )
-                for record in records
+        _adopt(self._root, groups)
+        needle = self._filter.casefold()
+        for group in groups:
+            records = [
+                record
+                for record in self._list_records(group.selection.kind)
+                if needle in record.name.casefold()
             ]
+            _adopt(group, [_record_node(record, group) for record in records])
         self.endResetModel()
+
+    def set_filter(self, text: str) -> None:
+        """Show only records whose name contains ``text`` (case-insensitive)."""
+        if text != self._filter:
+            self._filter = text
+            self.reload()
 
     # -- Qt's model interface ----------------------------------------------------
     def _node(self, index: Index) -> _Node:
@@ -105,7 +170,7 @@ class CatalogTreeModel(QAbstractItemModel):
         node = self._node(index).parent
         if node is None or node is self._root:
             return QModelIndex()
-        return self.createIndex(node.row(), 0, node)
+        return self.createIndex(node.position, 0, node)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return len(self._node(parent).children)
@@ -115,6 +180,8 @@ class CatalogTreeModel(QAbstractItemModel):
 
     def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         node = self._node(parent)
+        if node.kind == "version":
+            return False
         if node.kind == "record":
             return True
         return bool(node.children)
@@ -133,17 +200,7 @@ class CatalogTreeModel(QAbstractItemModel):
         if not versions:
             return
         self.beginInsertRows(parent, 0, len(versions) - 1)
-        node.children = [
-            _Node(
-                "version",
-                f"v{version.version}   {version.created_at[:16].replace('T', ' ')}",
-                Selection(version.kind, version.name, version.version),
-                node,
-                loaded=True,
-                tooltip=f"{version.ref} by {version.created_by}",
-            )
-            for version in versions
-        ]
+        _adopt(node, [_VersionNode(version, node) for version in versions])
         self.endInsertRows()
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -201,39 +258,54 @@ class NavigatorWidget(QWidget):
 
     def __init__(self, model: CatalogTreeModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = model
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(model)
-        self.proxy.setRecursiveFilteringEnabled(True)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-
         self.filter = QLineEdit(self)
         self.filter.setPlaceholderText("Filter models and datasets")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._filter_changed)
-
         self.tree = QTreeView(self)
-        self.tree.setModel(self.proxy)
         self.tree.setHeaderHidden(True)
         self.tree.setUniformRowHeights(True)  # keeps long lists cheap to scroll
-        self.tree.expand(self.proxy.index(0, 0))
-        self.tree.expand(self.proxy.index(1, 0))
-        self.tree.selectionModel().currentChanged.connect(self._current_changed)
-
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.filter)
         layout.addWidget(self.tree)
+        self.model = model
+        self.set_model(model)
+
+    def set_model(self, model: CatalogTreeModel) -> None:
+        """Show another catalog's tree."""
+        self.model = model
+        self.tree.setModel(model)
+        self.tree.selectionModel().currentChanged.connect(self._current_changed)
+        self._expand_groups()
+
+    def _expand_groups(self) -> None:
+        for row in range(self.model.rowCount()):
+            self.tree.expand(self.model.index(row, 0))
 
     def reload(self) -> None:
         """Re-read the catalog, keeping the current selection where it still exists."""
         current = self.current()
+        expanded = self._expanded_records()
         self.model.reload()
-        self.tree.expand(self.proxy.index(0, 0))
-        self.tree.expand(self.proxy.index(1, 0))
+        self._expand_groups()
+        for selection in expanded:
+            index = self.model.find(selection)
+            if index.isValid():
+                self.tree.expand(index)
         if current is not None:
             self.select(current)
+
+    def _expanded_records(self) -> list[Selection]:
+        records = []
+        for group_row in range(self.model.rowCount()):
+            group = self.model.index(group_row, 0)
+            for row in range(self.model.rowCount(group)):
+                index = self.model.index(row, 0, group)
+                if self.tree.isExpanded(index):
+                    records.append(index.data(Qt.ItemDataRole.UserRole))
+        return records
 
     def current(self) -> Selection | None:
         """The selected item, if any."""
@@ -242,21 +314,19 @@ class NavigatorWidget(QWidget):
 
     def select(self, selection: Selection) -> bool:
         """Select (and reveal) a group, record or version; False if it is not there."""
-        source = self.model.find(selection)
-        if not source.isValid():
+        index = self.model.find(selection)
+        if not index.isValid() and self.filter.text():
+            self.filter.clear()  # hidden by the filter
+            index = self.model.find(selection)
+        if not index.isValid():
             return False
-        index = self.proxy.mapFromSource(source)
-        if not index.isValid():  # hidden by the filter
-            self.filter.clear()
-            index = self.proxy.mapFromSource(source)
         self.tree.scrollTo(index)
         self.tree.setCurrentIndex(index)
         return True
 
     def _filter_changed(self, text: str) -> None:
-        self.proxy.setFilterFixedString(text)
-        self.tree.expand(self.proxy.index(0, 0))
-        self.tree.expand(self.proxy.index(1, 0))
+        self.model.set_filter(text)
+        self._expand_groups()
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+# Qt must never look for a screen in tests; set before any QApplication exists.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from core.catalog.store import Catalog
@@ -67,30 +67,6 @@ def csv_file(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
-
-
-def catalog_snapshot(path: Path) -> dict[str, object]:
-    """Every table's rows and every file under blobs/ with its hash."""
-    conn = sqlite3.connect(path / "catalog.db")
-    try:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-            )
-        ]
-        content: dict[str, object] = {
-            table: sorted(map(repr, conn.execute(f'SELECT * FROM "{table}"'))) for table in tables
-        }
-        content["user_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
-    finally:
-        conn.close()
-    files = {}
-    for file in sorted((path / "blobs").rglob("*")):
-        if file.is_file() and file.name != ".lock":
-            files[file.relative_to(path).as_posix()] = hashlib.sha256(file.read_bytes()).hexdigest()
-    content["blobs"] = files
-    return content
 
 
 @dataclass

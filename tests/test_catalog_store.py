@@ -12,7 +12,7 @@ from core.catalog.schema import SCHEMA_VERSION
 from core.catalog.store import Catalog
 from core.errors import CatalogError, NotFoundError, SchemaVersionError
 
-from conftest import catalog_snapshot
+from helpers import catalog_snapshot
 
 
 def test_init_creates_a_wal_database_with_foreign_keys_and_schema_version(tmp_path: Path):

@@ -238,7 +238,7 @@ def test_progress_bar_appears_only_on_a_terminal_and_after_the_delay(monkeypatch
 def test_bad_files_through_the_cli_give_one_line_and_change_nothing(
     run_cli, catalog_path, csv_file, tmp_path
 ):
-    from conftest import catalog_snapshot
+    from helpers import catalog_snapshot
 
     before = catalog_snapshot(catalog_path)
     ragged = csv_file("a,b\n1,2\n3\n", "ragged.csv")

@@ -21,7 +21,7 @@ from core.datasets.registry import (
 from core.errors import BadInputError, Cancelled, DataFileError, InvalidNameError
 from core.models.registry import import_model
 
-from conftest import catalog_snapshot
+from helpers import catalog_snapshot
 
 
 def test_csv_is_stored_as_zstd_parquet_with_a_dictionary(catalog: Catalog, csv_file):

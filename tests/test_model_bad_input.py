@@ -17,7 +17,7 @@ from core.models.examine import examine_model
 from core.models.registry import import_model
 
 import onnx_factory
-from conftest import catalog_snapshot
+from helpers import catalog_snapshot
 
 
 def _refused(catalog: Catalog, catalog_path: Path, path: Path, pattern: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["CATALOG_ENV", "default_catalog_path", "log_folder"]
+__all__ = ["CATALOG_ENV", "default_catalog_path", "default_demo_path", "log_folder"]
 
 CATALOG_ENV = "MODELDESK_CATALOG"
 
@@ -15,6 +15,11 @@ def default_catalog_path() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("ModelDesk", appauthor=False)) / "catalog"
+
+
+def default_demo_path() -> Path:
+    """Where the demo catalog is built when no folder is given."""
+    return default_catalog_path().parent / "demo-catalog"
 
 
 def log_folder() -> Path:

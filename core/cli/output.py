@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from core.formatting import human_bytes
 from core.progress import ProgressCallback
 
 __all__ = ["echo_json", "echo_table", "human_bytes", "progress_bar"]
@@ -39,18 +40,6 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     click.echo(line.rstrip())
     for row in texts:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-def human_bytes(size: int | None) -> str:
-    """``1.2 MB`` style sizes (powers of 1000, as file managers show)."""
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 @contextmanager

@@ -23,9 +23,9 @@ from core.datasets.registry import (
     get_dataset_version,
     update_column,
 )
+from core.formatting import human_bytes
 from gui.context import AppContext
 from gui.jobs import JobError
-from gui.pages.model_version import human_bytes
 from gui.widgets.plots import BarChart
 from gui.widgets.table import DataTable
 
@@ -63,6 +63,7 @@ class DatasetVersionPage(QWidget):
         self.version: DatasetVersion | None = None
         self.page: RowPage | None = None
         self.title = QLabel(self)
+        self.title.setWordWrap(True)
         self.tabs = QTabWidget(self)
 
         self.dictionary = DataTable(DICTIONARY_HEADERS, self, filter_hint="Filter columns")

@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.formatting import human_bytes
 from core.models.compare import compare_versions
 from core.models.registry import get_model_version, list_model_versions
 from gui.context import AppContext
-from gui.pages.model_version import human_bytes
 from gui.widgets.model_diff import ModelDiffView
 from gui.widgets.table import DataTable
 
@@ -34,6 +34,7 @@ class ModelPage(QWidget):
         self.name: str | None = None
         self.rows: list[dict] = []
         self.title = QLabel(self)
+        self.title.setWordWrap(True)
         self.table = DataTable(
             [
                 "version",

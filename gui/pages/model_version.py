@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.formatting import human_bytes
 from core.models.compare import compare_versions
 from core.models.contract import format_shape
 from core.models.registry import ModelVersion, get_model_version, update_model_version
@@ -29,16 +30,6 @@ from gui.widgets.table import DataTable
 __all__ = ["ModelVersionPage"]
 
 METADATA_PREVIEW_CHARS = 160
-
-
-def human_bytes(size: int) -> str:
-    """``1.2 MB`` style sizes."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 def _link(kind: str, ref: str) -> str:
@@ -59,6 +50,7 @@ class ModelVersionPage(QWidget):
         self.version: ModelVersion | None = None
 
         self.title = QLabel(self)
+        self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.tabs = QTabWidget(self)
 

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.catalog.browse import list_records
 from core.datasets.registry import list_dataset_versions
+from core.formatting import human_bytes
 from gui.context import AppContext
-from gui.pages.model_version import human_bytes
 from gui.widgets.table import DataTable
 
 __all__ = ["CatalogPage", "DatasetPage"]
@@ -70,6 +70,7 @@ class DatasetPage(QWidget):
         self.name: str | None = None
         self._versions: list[int] = []
         self.title = QLabel(self)
+        self.title.setWordWrap(True)
         self.table = DataTable(
             ["version", "rows", "columns", "label", "source", "size", "parent", "created"], self
         )

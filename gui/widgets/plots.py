@@ -24,15 +24,34 @@ BAR_COLOUR = "#3b7dd8"
 
 def export_plot(plot: pg.PlotWidget, path: str) -> None:
     """Save a plot as PNG or SVG, chosen by the file's suffix."""
+    if path.lower().endswith(".svg"):
+        _export_svg(plot, path)
+        return
     from pyqtgraph import exporters
 
-    item = plot.getPlotItem()
-    if path.lower().endswith(".svg"):
-        exporters.SVGExporter(item).export(path)
-    else:
-        exporter = exporters.ImageExporter(item)
-        exporter.parameters()["width"] = max(int(plot.width()), 800)
-        exporter.export(path)
+    exporter = exporters.ImageExporter(plot.getPlotItem())
+    exporter.parameters()["width"] = max(int(plot.width()), 800)
+    exporter.export(path)
+
+
+def _export_svg(plot: pg.PlotWidget, path: str) -> None:
+    # pyqtgraph's own SVGExporter fails on PySide6 (it cannot parse the path data
+    # PySide hands it); Qt's SVG generator paints the same scene reliably.
+    from PySide6.QtCore import QRectF, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    size = plot.size()
+    generator = QSvgGenerator()
+    generator.setFileName(path)
+    generator.setSize(QSize(size.width(), size.height()))
+    generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
+    generator.setTitle("ModelDesk chart")
+    painter = QPainter(generator)
+    try:
+        plot.render(painter)
+    finally:
+        painter.end()
 
 
 class BarChart(QWidget):

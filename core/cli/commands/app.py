@@ -10,13 +10,6 @@ from core.cli.app import CliState, cli
 from core.cli.output import progress_bar
 
 
-def default_demo_path() -> Path:
-    """Where the demo catalog is built when no folder is given."""
-    from core.catalog.location import default_catalog_path
-
-    return default_catalog_path().parent / "demo-catalog"
-
-
 @cli.command("demo")
 @click.option(
     "--out",
@@ -25,6 +18,7 @@ def default_demo_path() -> Path:
 )
 def demo(out: Path | None) -> None:
     """Build a catalog of demo models and datasets (no scikit-learn needed)."""
+    from core.catalog.location import default_demo_path
     from core.demo import build_demo_catalog
 
     target = out or default_demo_path()

@@ -1,0 +1,111 @@
+"""Tables sort, filter and copy; plots export; the app picks its catalog; screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from gui.widgets.plots import BarChart
+from gui.widgets.table import DataTable
+
+
+def test_tables_sort_numbers_as_numbers_filter_and_copy(qtbot, tmp_path):
+    table = DataTable(["name", "count"])
+    qtbot.addWidget(table)
+    table.set_rows([["beta", 10], ["alpha", 9], ["gamma", 100]])
+    table.view.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+    assert [row[0] for row in table.visible_rows()] == ["alpha", "beta", "gamma"]
+    table.view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert [row[0] for row in table.visible_rows()] == ["gamma", "beta", "alpha"]
+    table.filter.setText("AL")
+    assert table.visible_rows() == [["alpha", "9"]]
+    table.filter.clear()
+    table.view.selectRow(0)
+    table.copy_selection()
+    assert QGuiApplication.clipboard().text() == "name\tcount\ngamma\t100"
+    table.export_csv(str(tmp_path / "t.csv"))
+    assert (tmp_path / "t.csv").read_text().splitlines()[0] == "name,count"
+
+
+def test_plots_export_png_and_svg(qtbot, tmp_path):
+    chart = BarChart("ops")
+    qtbot.addWidget(chart)
+    chart.resize(600, 400)
+    chart.set_bars(["MatMul", "Add", "Relu"], [3, 2, 1], value_axis="nodes")
+    assert chart.bar_count == 3
+    chart.export(str(tmp_path / "ops.png"))
+    chart.export(str(tmp_path / "ops.svg"))
+    assert (tmp_path / "ops.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in (tmp_path / "ops.svg").read_text(encoding="utf-8")
+    chart.set_bars(["0", "1"], [5, 7], edges=[0.0, 0.5, 1.0])
+    assert chart.bar_count == 2
+
+
+def test_the_catalog_is_chosen_explicit_then_last_then_demo(tmp_path, demo_path):
+    from gui.app import demo_catalog_path, pick_catalog
+    from gui.settings import remember_catalog
+
+    explicit = tmp_path / "explicit"
+    assert pick_catalog(explicit, use_demo=False) == explicit
+    assert pick_catalog(None, use_demo=False) == demo_catalog_path()
+    remember_catalog(demo_path)
+    assert pick_catalog(None, use_demo=False) == demo_path
+    assert pick_catalog(explicit, use_demo=True) == demo_catalog_path()
+
+
+def test_no_display_is_a_clear_error(monkeypatch, capsys):
+    from gui.app import run_app
+
+    for variable in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert run_app(None, use_demo=False) == 2
+    assert "QT_QPA_PLATFORM" in capsys.readouterr().err
+
+
+def test_screenshots_of_every_page(qtbot, demo_path, tmp_path):
+    from gui.screenshots import take_screenshots
+
+    saved = take_screenshots(demo_path, tmp_path / "shots")
+    names = {path.stem for path in saved}
+    assert {
+        "catalog",
+        "model",
+        "model_version_overview",
+        "model_version_io",
+        "model_version_operators",
+        "model_version_changes",
+        "dataset",
+        "dataset_version",
+        "dataset_version_rows",
+    } <= names
+    for path in saved:
+        assert path.stat().st_size > 10_000, path
+
+
+def test_demo_catalog_contents(demo_path: Path):
+    from core.catalog.maintenance import check_catalog
+    from core.catalog.store import Catalog
+    from core.models.registry import get_model_version, list_model_versions
+
+    with Catalog.open(demo_path) as catalog:
+        assert check_catalog(catalog).ok
+        refs = [row["ref"] for row in list_model_versions(catalog)]
+        assert refs == [
+            "breast-cancer@1",
+            "breast-cancer@2",
+            "breast-cancer@3",
+            "diabetes@1",
+            "diabetes@2",
+            "diabetes@3",
+            "digits@1",
+            "digits@2",
+        ]
+        latest = get_model_version(catalog, "breast-cancer@3")
+        assert (latest.parent_version, latest.trained_on) == (2, "breast-cancer-train@2")
+        assert latest.classes == ["malignant", "benign"]
+        assert "ai.onnx.ml.TreeEnsembleClassifier" in latest.facts["ops"]
+        assert get_model_version(catalog, "digits@2").facts["ops"].get("MatMul")
+        assert len(latest.features) == 30 and latest.label == "diagnosis"
