@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from core.catalog.store import DB_NAME, Catalog
-from core.datasets.registry import import_dataset
+from core.datasets.importer import import_dataset
 from core.errors import CatalogError, NotFoundError
-from core.models.registry import import_model
+from core.models.importer import import_model
 from core.progress import ProgressCallback, Stage, check_cancel, no_progress
 from core.resources import resources_dir
 

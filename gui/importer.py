@@ -8,8 +8,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
 
-from core.datasets.registry import DatasetImport, import_dataset
-from core.models.registry import ModelImport, import_model
+from core.datasets.importer import DatasetImport, import_dataset
+from core.models.importer import ModelImport, import_model
 from gui.context import AppContext
 from gui.import_dialog import IMPORTABLE_SUFFIXES, ImportDialog, ImportRequest, kind_of
 from gui.jobs import Job, JobError

@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from core.catalog.store import Catalog
-from core.datasets.registry import import_dataset
-from core.models.registry import import_model
+from core.datasets.importer import import_dataset
+from core.models.importer import import_model
 
 import onnx_factory
 

@@ -11,7 +11,8 @@ import pytest
 from core.catalog.audit import verify_chain
 from core.catalog.maintenance import check_catalog, collect_garbage
 from core.catalog.store import Catalog
-from core.datasets.registry import get_dataset_version, import_dataset
+from core.datasets.importer import import_dataset
+from core.datasets.registry import get_dataset_version
 from core.errors import IntegrityError
 
 

@@ -7,7 +7,7 @@ import pytest
 from core.catalog.store import Catalog
 from core.models.compare import compare_versions
 from core.models.contract import diff_contract, format_io, format_shape
-from core.models.registry import import_model
+from core.models.importer import import_model
 
 
 def _facts(inputs=(), outputs=()):

@@ -12,14 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.catalog.store import Catalog
-from core.datasets.registry import (
-    get_dataset_version,
-    import_dataset,
-    list_dataset_versions,
-    update_column,
-)
+from core.datasets.importer import import_dataset
+from core.datasets.registry import get_dataset_version, list_dataset_versions, update_column
 from core.errors import BadInputError, Cancelled, DataFileError, InvalidNameError
-from core.models.registry import import_model
+from core.models.importer import import_model
 
 from helpers import catalog_snapshot
 

@@ -14,7 +14,7 @@ import pytest
 from core.catalog.store import Catalog
 from core.errors import Cancelled, ModelFileError
 from core.models.examine import examine_model
-from core.models.registry import import_model
+from core.models.importer import import_model
 
 import onnx_factory
 from helpers import catalog_snapshot

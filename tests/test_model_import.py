@@ -10,9 +10,10 @@ import pytest
 
 from core.catalog.maintenance import check_catalog
 from core.catalog.store import Catalog
-from core.datasets.registry import import_dataset
+from core.datasets.importer import import_dataset
 from core.errors import BadInputError, NotFoundError
-from core.models.registry import get_model_version, import_model, list_model_versions
+from core.models.importer import import_model
+from core.models.registry import get_model_version, list_model_versions
 
 import onnx_factory
 

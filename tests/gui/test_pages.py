@@ -71,7 +71,7 @@ def test_changes_tab_compares_with_the_parent(window):
 
 
 def test_breaking_changes_are_highlighted(window, qtbot, model_file):
-    from core.models.registry import import_model
+    from core.models.importer import import_model
 
     import_model(window.catalog, model_file(name="a.onnx", features=4), name="m")
     import_model(window.catalog, model_file(name="b.onnx", features=5), name="m", parent=1)

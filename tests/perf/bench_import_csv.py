@@ -54,7 +54,7 @@ def baseline(csv_path: Path, out: Path) -> int:
 def modeldesk_import(csv_path: Path, catalog_path: Path, name: str) -> None:
     """ModelDesk's import of the same file into a catalog."""
     from core.catalog.store import Catalog
-    from core.datasets.registry import import_dataset
+    from core.datasets.importer import import_dataset
 
     with Catalog.open(catalog_path) as catalog:
         import_dataset(catalog, csv_path, name=name)

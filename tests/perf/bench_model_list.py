@@ -36,7 +36,7 @@ def build_catalog(path: Path, versions: int) -> None:
     from core.catalog.records import MODEL, get_or_create_record, next_version
     from core.catalog.store import Catalog
     from core.models.examine import examine_model
-    from core.models.registry import _record_row
+    from core.models.importer import _record_row
 
     import onnx_factory
 

@@ -29,7 +29,7 @@ def data_import(
     state: CliState, file: Path, name: str, label: str | None, parent: int | None, as_json: bool
 ) -> None:
     """Import a CSV or Parquet FILE as the next version of dataset NAME."""
-    from core.datasets.registry import import_dataset
+    from core.datasets.importer import import_dataset
 
     catalog = state.catalog()
     with progress_bar(f"importing {file.name}") as progress:

@@ -68,7 +68,7 @@ def model_import(
     Importing bytes identical to an existing version of NAME reports that
     version and creates nothing.
     """
-    from core.models.registry import import_model
+    from core.models.importer import import_model
 
     catalog = state.catalog()
     with progress_bar(f"importing {file.name}") as progress:
