@@ -27,7 +27,7 @@ from gui.importer import ImportController
 from gui.jobs import JobError, JobRunner
 from gui.navigator import CatalogTreeModel, NavigatorWidget, Selection
 from gui.pages.overview import CatalogPage, DatasetPage
-from gui.preload import chart_modules
+from gui.preload import ChartModules, chart_modules
 from gui.settings import app_settings, recent_catalogs, remember_catalog
 from gui.status import JobStatus, Notifications
 
@@ -79,10 +79,9 @@ class MainWindow(QMainWindow):
         self._show_catalog()
         self._pending: Selection | None = None
         self.settled = False  # True once start-up's deferred work (chart pages) is done
-        self.charts = chart_modules()
-        self.charts.ready.connect(self._charts_ready)
-        if self.charts.is_ready():  # loaded for an earlier window: no signal will come
-            QTimer.singleShot(0, self._charts_ready)
+        self.charts: ChartModules | None = None
+        # The chart modules load once the window is up, so they do not slow its start.
+        QTimer.singleShot(0, self._load_charts)
         self._restore_state()
 
     # -- pages (built on first use: the chart pages load pyqtgraph and numpy) --------------
@@ -167,7 +166,7 @@ class MainWindow(QMainWindow):
     # -- navigation ---------------------------------------------------------------------
     def open_selection(self, selection: Selection) -> None:
         """Show the page for a group, record or version, and select it in the tree."""
-        if selection.version is not None and not self.charts.is_ready():
+        if selection.version is not None and not (self.charts and self.charts.is_ready()):
             # Version pages hold charts; open this one when their modules are in.
             self._pending = selection
             self.statusBar().showMessage("Loading charts…")
@@ -197,6 +196,12 @@ class MainWindow(QMainWindow):
             return
         self.pages.setCurrentWidget(page)
         app_settings().setValue("window/selection", _selection_text(selection))
+
+    def _load_charts(self) -> None:
+        self.charts = chart_modules()
+        self.charts.ready.connect(self._charts_ready)
+        if self.charts.is_ready():  # loaded for an earlier window: no signal will come
+            QTimer.singleShot(0, self._charts_ready)
 
     def _charts_ready(self) -> None:
         import gc

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-__all__ = ["apply_theme", "dark_palette", "is_dark"]
+__all__ = ["apply_theme", "dark_palette", "is_dark", "palette_for"]
 
 
 def dark_palette() -> QPalette:
@@ -44,12 +44,14 @@ def is_dark() -> bool:
     return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
 
 
+def palette_for(app: QApplication, scheme: Qt.ColorScheme) -> QPalette:
+    """The dark palette for a dark scheme, the style's own otherwise."""
+    return dark_palette() if scheme == Qt.ColorScheme.Dark else app.style().standardPalette()
+
+
 def apply_theme(app: QApplication) -> None:
     """Use Fusion with a palette matching the system, and follow it when it changes."""
     app.setStyle("Fusion")
-
-    def update(*_: object) -> None:
-        app.setPalette(dark_palette() if is_dark() else app.style().standardPalette())
-
-    update()
-    QGuiApplication.styleHints().colorSchemeChanged.connect(update)
+    hints = QGuiApplication.styleHints()
+    app.setPalette(palette_for(app, hints.colorScheme()))
+    hints.colorSchemeChanged.connect(lambda scheme: app.setPalette(palette_for(app, scheme)))

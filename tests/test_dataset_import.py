@@ -237,3 +237,20 @@ def test_unusable_names_are_refused(catalog, catalog_path, csv_file, name):
     with pytest.raises(InvalidNameError):
         import_dataset(catalog, csv_file("a\n1\n"), name=name)
     assert catalog_snapshot(catalog_path) == before
+
+
+def test_row_pages_come_from_the_stored_parquet(catalog: Catalog, tmp_path: Path):
+    from core.datasets.preview import preview_rows
+
+    rows = 300_000
+    table = pa.table({"n": np.arange(rows), "text": [f"row {i}" for i in range(rows)]})
+    pq.write_table(table, tmp_path / "big.parquet", row_group_size=100_000)
+    version = import_dataset(catalog, tmp_path / "big.parquet", name="big").version
+    first = preview_rows(catalog, version, 0, 100)
+    assert (first.offset, first.total_rows, len(first.rows)) == (0, rows, 100)
+    assert first.columns == ["n", "text"]
+    assert first.rows[0] == [0, "row 0"] and first.rows[-1] == [99, "row 99"]
+    middle = preview_rows(catalog, version, 150_050, 100, verify=False)
+    assert [row[0] for row in middle.rows] == list(range(150_050, 150_150))
+    last = preview_rows(catalog, version, rows - 30, 100)
+    assert [row[0] for row in last.rows] == list(range(rows - 30, rows))

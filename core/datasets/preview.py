@@ -24,7 +24,7 @@ class RowPage:
 def preview_rows(
     catalog: Catalog, version: DatasetVersion, offset: int, limit: int, *, verify: bool = True
 ) -> RowPage:
-    """A page of rows, reading only the Parquet row groups that hold them.
+    """A page of rows, streamed from the row group that holds the first of them.
 
     With ``verify`` the blob is checked against its hash first
     (``IntegrityError`` if it changed on disk); a viewer paging through one
@@ -38,25 +38,37 @@ def preview_rows(
         if verify
         else catalog.blobs.path(version.sha256)
     )
-    parquet = pq.ParquetFile(path)
+    # A read buffer (and no pre-buffering) makes Arrow stream each column chunk
+    # page by page instead of reading whole chunks up front.
+    parquet = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
     offset = max(0, min(offset, version.rows))
-    end = min(offset + max(limit, 0), version.rows)
-    pieces = []
-    start_of_group = 0
-    for group in range(parquet.num_row_groups):
-        group_rows = parquet.metadata.row_group(group).num_rows
-        group_end = start_of_group + group_rows
-        if group_end > offset and start_of_group < end:
-            table = parquet.read_row_group(group)
-            pieces.append(
-                table.slice(max(offset - start_of_group, 0), end - max(offset, start_of_group))
-            )
-        start_of_group = group_end
-        if start_of_group >= end:
-            break
+    wanted = max(0, min(limit, version.rows - offset))
     names = parquet.schema_arrow.names
-    page = pa.concat_tables(pieces) if pieces else parquet.schema_arrow.empty_table()
-    columns = [page.column(name).to_pylist() for name in names]
+    # Start at the row group holding `offset` and stream record batches from there:
+    # Arrow decodes column pages as the batches need them, so the first rows of a
+    # large file come back without the rest of it being read.
+    first_group, skip = 0, offset
+    while first_group < parquet.num_row_groups:
+        group_rows = parquet.metadata.row_group(first_group).num_rows
+        if skip < group_rows:
+            break
+        skip -= group_rows
+        first_group += 1
+    batches = []
+    if wanted and first_group < parquet.num_row_groups:
+        groups = list(range(first_group, parquet.num_row_groups))
+        for batch in parquet.iter_batches(batch_size=max(wanted, 1024), row_groups=groups):
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            piece = batch.slice(skip, wanted)
+            skip = 0
+            batches.append(piece)
+            wanted -= piece.num_rows
+            if wanted <= 0:
+                break
+    page = pa.Table.from_batches(batches, schema=parquet.schema_arrow) if batches else None
+    columns = [page.column(name).to_pylist() for name in names] if page is not None else []
     rows = [list(row) for row in zip(*columns, strict=True)] if columns else []
     return RowPage(columns=list(names), rows=rows, offset=offset, total_rows=version.rows)
 

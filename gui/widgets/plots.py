@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -136,6 +136,12 @@ class BarChart(QWidget):
         self.plot.enableAutoRange()
         if self.horizontal and edges is None:
             self.setMinimumHeight(min(80 + 18 * len(self.values), 480))
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Follow the app when the system switches between light and dark.
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(event)
 
     @property
     def bar_count(self) -> int:

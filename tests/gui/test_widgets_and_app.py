@@ -109,3 +109,34 @@ def test_demo_catalog_contents(demo_path: Path):
         assert "ai.onnx.ml.TreeEnsembleClassifier" in latest.facts["ops"]
         assert get_model_version(catalog, "digits@2").facts["ops"].get("MatMul")
         assert len(latest.features) == 30 and latest.label == "diagnosis"
+
+
+def test_the_palette_follows_the_system_colour_scheme(qapp):
+    from PySide6.QtGui import QGuiApplication, QPalette
+
+    from gui.theme import apply_theme
+
+    # The offscreen platform has no colour scheme of its own, so the test sends the
+    # change notification a desktop would send.
+    hints = QGuiApplication.styleHints()
+    apply_theme(qapp)
+    hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 80
+    hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 170
+
+
+def test_first_start_builds_the_demo_catalog_without_blocking(qtbot, tmp_path, monkeypatch):
+    import gui.app
+
+    target = tmp_path / "first-start-demo"
+    monkeypatch.setattr(gui.app, "demo_catalog_path", lambda: target)
+    launcher = gui.app.Launcher(gui.app.pick_catalog(None, use_demo=True))
+    assert launcher.start()
+    assert launcher.window is None and launcher.progress.isVisible()
+    qtbot.waitUntil(lambda: launcher.window is not None, timeout=60_000)
+    qtbot.addWidget(launcher.window)
+    assert launcher.window.windowTitle() == "ModelDesk — first-start-demo"
+    assert (target / "catalog.db").is_file()
+    qtbot.waitUntil(lambda: launcher.window.settled, timeout=30_000)
+    launcher.window.close()
