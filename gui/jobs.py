@@ -11,6 +11,8 @@ GUI thread. A cancelled job never delivers a result.
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 import threading
 import time
 import traceback
@@ -28,6 +30,8 @@ __all__ = ["Job", "JobError", "JobRunner"]
 # Progress is re-emitted at most this often, or when it moves by a step.
 PROGRESS_INTERVAL_S = 0.05
 PROGRESS_STEP = 0.005
+# How much lower than the GUI thread a job's threads run (Linux nice steps).
+JOB_NICENESS = 5
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class Job(QRunnable):
 
     def run(self) -> None:  # runs on a pool thread
         """Open a catalog connection, run the function, report the outcome."""
+        _lower_this_threads_priority()
         try:
             if self.catalog_path is not None:
                 from core.catalog.store import Catalog
@@ -127,6 +132,25 @@ class Job(QRunnable):
             )
         finally:
             self.signals.finished.emit()
+
+
+def _lower_this_threads_priority() -> None:
+    """Give the GUI thread the CPU first: jobs run at a lower priority.
+
+    On Linux a nice value is per thread and inherited by threads it starts
+    (statistics workers, the Parquet writer, hashing), so a job on a
+    two-core laptop cannot crowd out painting. Elsewhere this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        thread_id = threading.get_native_id()
+        # The process's main thread (the GUI thread) carries the process id.
+        target = min(os.getpriority(os.PRIO_PROCESS, os.getpid()) + JOB_NICENESS, 19)
+        if os.getpriority(os.PRIO_PROCESS, thread_id) < target:  # pool threads are reused
+            os.setpriority(os.PRIO_PROCESS, thread_id, target)
+    except OSError:
+        pass
 
 
 class JobRunner(QObject):

@@ -270,6 +270,7 @@ class NavigatorWidget(QWidget):
         layout.setSpacing(4)
         layout.addWidget(self.filter)
         layout.addWidget(self.tree)
+        self._quiet = False
         self.model = model
         self.set_model(model)
 
@@ -295,7 +296,12 @@ class NavigatorWidget(QWidget):
             if index.isValid():
                 self.tree.expand(index)
         if current is not None:
-            self.select(current)
+            # Re-select quietly: the page showing this item is already up to date.
+            self._quiet = True
+            try:
+                self.select(current)
+            finally:
+                self._quiet = False
 
     def _expanded_records(self) -> list[Selection]:
         records = []
@@ -329,5 +335,5 @@ class NavigatorWidget(QWidget):
         self._expand_groups()
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
+        if current.isValid() and not self._quiet:
             self.selected.emit(current.data(Qt.ItemDataRole.UserRole))

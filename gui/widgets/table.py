@@ -16,7 +16,15 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -31,6 +39,9 @@ from PySide6.QtWidgets import (
 __all__ = ["DataTable", "RowStyle", "RowsModel"]
 
 Index = QModelIndex | QPersistentModelIndex
+RESIZE_SAMPLE_ROWS = 40
+MAX_COLUMN_WIDTH = 420
+RESIZE_SAMPLE_ROWS = 40
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class RowsModel(QAbstractTableModel):
         super().__init__(parent)
         self.headers = list(headers)
         self.rows: list[list[Any]] = []
+        self.texts: list[list[str]] = []
         self.styles: list[RowStyle | None] = []
         self.editable: set[int] = set()
         self.on_edit: Callable[[int, int, str], None] | None = None
@@ -63,6 +75,7 @@ class RowsModel(QAbstractTableModel):
         """Replace every row."""
         self.beginResetModel()
         self.rows = [list(row) for row in rows]
+        self.texts = [[_display(value) for value in row] for row in self.rows]
         self.styles = list(styles) + [None] * (len(self.rows) - len(styles))
         self.endResetModel()
 
@@ -78,12 +91,13 @@ class RowsModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # Display comes first and is precomputed: views ask for it on every paint.
+        if role == Qt.ItemDataRole.DisplayRole or role == Qt.ItemDataRole.EditRole:
+            return self.texts[index.row()][index.column()]
+        if role not in _ROLES_ANSWERED:
             return None
         value = self.rows[index.row()][index.column()]
         style = self.styles[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return _display(value)
         if role == Qt.ItemDataRole.UserRole:  # the sort key
             return value if isinstance(value, int | float) else _display(value).lower()
         if role == Qt.ItemDataRole.TextAlignmentRole and isinstance(value, int | float):
@@ -98,7 +112,7 @@ class RowsModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.ToolTipRole and style.tooltip:
                 return style.tooltip
         if role == Qt.ItemDataRole.ToolTipRole:
-            text = _display(value)
+            text = self.texts[index.row()][index.column()]
             return text if len(text) > 60 else None
         return None
 
@@ -114,6 +128,15 @@ class RowsModel(QAbstractTableModel):
         if self.on_edit is not None:
             self.on_edit(index.row(), index.column(), str(value))
         return True
+
+
+_ROLES_ANSWERED = {
+    Qt.ItemDataRole.UserRole,
+    Qt.ItemDataRole.TextAlignmentRole,
+    Qt.ItemDataRole.BackgroundRole,
+    Qt.ItemDataRole.FontRole,
+    Qt.ItemDataRole.ToolTipRole,
+}
 
 
 def _display(value: Any) -> str:
@@ -157,6 +180,9 @@ class DataTable(QWidget):
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # Size columns from the first rows only: asking every cell of a long table
+        # for its size costs a Python call per cell on the GUI thread.
+        self.view.horizontalHeader().setResizeContentsPrecision(RESIZE_SAMPLE_ROWS)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.setEditTriggers(
             QAbstractItemView.EditTrigger.DoubleClicked
@@ -184,10 +210,22 @@ class DataTable(QWidget):
     ) -> None:
         """Show these rows (the filter and sort order stay)."""
         self.model.set_rows(rows, styles)
-        self.view.resizeColumnsToContents()
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        # Measured here from the first rows' text rather than by
+        # resizeColumnsToContents, which asks every cell for every role through
+        # Python on the GUI thread.
+        metrics = self.view.fontMetrics()
+        bold = self.view.font()
+        bold.setBold(True)
+        header_metrics = QFontMetrics(bold)
         header = self.view.horizontalHeader()
-        for column in range(self.model.columnCount()):
-            header.resizeSection(column, min(header.sectionSize(column), 420))
+        sample = self.model.texts[:RESIZE_SAMPLE_ROWS]
+        for column, title in enumerate(self.model.headers):
+            widest = max((metrics.horizontalAdvance(row[column]) for row in sample), default=0)
+            width = max(widest, header_metrics.horizontalAdvance(title)) + 18
+            header.resizeSection(column, min(width, MAX_COLUMN_WIDTH))
 
     def visible_rows(self) -> list[list[str]]:
         """The rows as shown (filtered and sorted), as text."""

@@ -140,3 +140,27 @@ def test_first_start_builds_the_demo_catalog_without_blocking(qtbot, tmp_path, m
     assert (target / "catalog.db").is_file()
     qtbot.waitUntil(lambda: launcher.window.settled, timeout=30_000)
     launcher.window.close()
+
+
+def test_jobs_run_below_the_gui_threads_priority(qtbot):
+    import os
+    import sys
+    import threading
+
+    import pytest
+
+    from gui.jobs import JOB_NICENESS, JobRunner
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice values are a Linux feature")
+    seen: list[int] = []
+
+    def report_niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    runner = JobRunner()
+    for _ in range(2):  # a reused pool thread is not lowered twice
+        job = runner.start("nice", report_niceness, catalog_path=None, on_done=seen.append)
+        qtbot.waitUntil(lambda job=job: job not in runner.active, timeout=10_000)
+    base = os.getpriority(os.PRIO_PROCESS, os.getpid())
+    assert seen == [min(base + JOB_NICENESS, 19)] * 2
