@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MainWindow"]
 
+# After this long the first frame is on screen and the chart modules start loading.
+CHART_PRELOAD_DELAY_MS = 250
+
 
 class MainWindow(QMainWindow):
     """ModelDesk's window over one open catalog."""
@@ -80,8 +83,8 @@ class MainWindow(QMainWindow):
         self._pending: Selection | None = None
         self.settled = False  # True once start-up's deferred work (chart pages) is done
         self.charts: ChartModules | None = None
-        # The chart modules load once the window is up, so they do not slow its start.
-        QTimer.singleShot(0, self._load_charts)
+        # The chart modules load once the window has painted, so they do not slow its start.
+        QTimer.singleShot(CHART_PRELOAD_DELAY_MS, self._load_charts)
         self._restore_state()
 
     # -- pages (built on first use: the chart pages load pyqtgraph and numpy) --------------
