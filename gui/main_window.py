@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
             "&Find…", lambda: self.navigator.filter.setFocus(), QKeySequence.StandardKey.Find
         )
         self.cancel_action = action("&Cancel job", self.job_status.cancel_current, "Esc")
-        self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = action("&Quit", self.close, "Ctrl+Q")
 
         menu = self.menuBar().addMenu("&File")
         menu.addActions([self.new_action, self.open_action])

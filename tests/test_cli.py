@@ -254,3 +254,15 @@ def test_bad_files_through_the_cli_give_one_line_and_change_nothing(
         assert Path(args[2]).name in result.err
         assert "Traceback" not in result.err
     assert catalog_snapshot(catalog_path) == before
+
+
+def test_demo_command_builds_a_healthy_catalog(run_cli, tmp_path):
+    result = run_cli("demo", "--out", tmp_path / "demo")
+    assert result.code == 0, result.err
+    assert "built demo catalog" in result.out
+    check = run_cli("--catalog", tmp_path / "demo", "catalog", "check", "--json")
+    assert check.code == 0 and json.loads(check.out)["ok"]
+    models = json.loads(run_cli("--catalog", tmp_path / "demo", "model", "list", "--json").out)
+    assert {row["name"] for row in models} == {"breast-cancer", "diabetes", "digits"}
+    again = run_cli("demo", "--out", tmp_path / "demo")
+    assert again.code == 2 and "already holds a catalog" in again.err

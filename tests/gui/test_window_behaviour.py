@@ -142,7 +142,8 @@ def test_window_state_and_selection_are_remembered(qtbot, demo_path):
     qtbot.waitUntil(lambda: first.settled, timeout=30_000)
     first.open_selection(Selection("dataset", "digits-test", 1))
     first.resize(761, 703)  # within the offscreen screen (800 x 800)
-    size = first.size()
+    first.splitter.setSizes([222, 500])
+    size, splitter = first.size(), first.splitter.sizes()
     first.close()
     assert last_catalog() == demo_path
     assert recent_catalogs() == [demo_path]
@@ -154,6 +155,7 @@ def test_window_state_and_selection_are_remembered(qtbot, demo_path):
     assert second.navigator.current() == Selection("dataset", "digits-test", 1)
     assert second.pages.currentWidget() is second.dataset_version_page
     assert second.size() == size
+    assert second.splitter.sizes() == splitter
     second.close()
 
 
@@ -182,3 +184,16 @@ def test_errors_are_logged_to_a_file(window, qtbot, tmp_path):
 
     window.importer.ask([tmp_path / "nothing.xyz"])
     assert "nothing.xyz" in gui_log_path().read_text(encoding="utf-8")
+
+
+def test_common_actions_have_keyboard_shortcuts(window):
+    for action in (
+        window.new_action,
+        window.open_action,
+        window.import_model_action,
+        window.import_data_action,
+        window.refresh_action,
+        window.filter_action,
+        window.quit_action,
+    ):
+        assert not action.shortcut().isEmpty(), action.text()
