@@ -115,7 +115,7 @@ def test_a_crashing_examiner_is_an_error_not_a_crash(model_file):
 
 def test_an_examiner_that_hangs_is_stopped_at_the_time_limit(model_file):
     def hanging(model: Path, result: Path) -> list[str]:
-        return [sys.executable, "-c", "import time; time.sleep(60)"]
+        return [sys.executable, "-c", "import threading; threading.Event().wait()"]
 
     with pytest.raises(ModelFileError, match="longer than 1 s"):
         examine_model(model_file(), timeout=1, child_command=hanging)
