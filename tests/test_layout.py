@@ -46,3 +46,15 @@ def test_core_never_imports_qt():
     )
     assert len(modules) > 20
     assert json.loads(result.stdout) == []
+
+
+def test_every_source_folder_is_a_regular_package():
+    # setuptools' package finder skips folders without __init__.py, so a
+    # wheel (or the frozen app) would silently lose them.
+    for top in ("core", "gui"):
+        for folder in [ROOT / top, *(p for p in (ROOT / top).rglob("*") if p.is_dir())]:
+            if folder.name == "__pycache__" or not any(folder.glob("*.py")):
+                continue
+            assert (folder / "__init__.py").is_file(), (
+                f"{folder.relative_to(ROOT)} has no __init__.py"
+            )

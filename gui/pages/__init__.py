@@ -1,0 +1,1 @@
+"""Pages shown on the right of the main window, one per kind of record."""

@@ -1,0 +1,1 @@
+"""Reusable widgets: tables, charts, editors, the model diff view."""
