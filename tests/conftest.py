@@ -30,6 +30,14 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch) 
     monkeypatch.delenv("MODELDESK_CATALOG", raising=False)
 
 
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo catalog, built once per test run."""
+    from core.demo import build_demo_catalog
+
+    return build_demo_catalog(tmp_path_factory.mktemp("demo-build") / "demo")
+
+
 @pytest.fixture
 def catalog_path(tmp_path: Path) -> Path:
     """Path of a freshly initialised, empty catalog."""

@@ -10,7 +10,6 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from core.catalog.store import Catalog
-from core.demo import build_demo_catalog
 
 
 @pytest.fixture(autouse=True)
@@ -22,12 +21,6 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     QSettings("ModelDesk", "ModelDesk").clear()
     yield
     QSettings("ModelDesk", "ModelDesk").clear()
-
-
-@pytest.fixture(scope="session")
-def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo catalog, built once per test run."""
-    return build_demo_catalog(tmp_path_factory.mktemp("demo-build") / "demo")
 
 
 @pytest.fixture

@@ -1,0 +1,104 @@
+"""Turn a dataset version's columns into a model version's input tensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from core.datasets.registry import DatasetVersion
+from core.errors import BadInputError
+from core.models.registry import ModelVersion
+
+__all__ = ["FeedPlan", "feed_plan", "make_feeds"]
+
+_NUMPY_DTYPES = {
+    "float32": np.float32,
+    "float64": np.float64,
+    "float16": np.float16,
+    "int64": np.int64,
+    "int32": np.int32,
+    "int16": np.int16,
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "bool": np.bool_,
+}
+
+
+class FeedPlan:
+    """Which columns feed which model input, checked against the dataset."""
+
+    def __init__(self, model: ModelVersion, columns: list[str], binding: str) -> None:
+        self.model = model
+        self.columns = columns
+        self.binding = binding  # "axis": one input, columns on its last axis; "inputs": by name
+        self.inputs = [item for item in model.inputs if item.get("kind") == "tensor"]
+
+
+def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
+    """Decide and check how ``dataset`` feeds ``model``; raise a clear error if it cannot."""
+    inputs = [item for item in model.inputs if item.get("kind") == "tensor"]
+    available = {column.name: column for column in dataset.columns}
+    if model.features:
+        columns, binding = list(model.features), model.feature_binding or "axis"
+    elif inputs and all(item["name"] in available for item in inputs):
+        columns, binding = [item["name"] for item in inputs], "inputs"
+    elif len(inputs) == 1:
+        columns = [c.name for c in dataset.columns if c.role == "feature" and c.name != model.label]
+        binding = "axis"
+    else:
+        raise BadInputError(
+            f"model {model.ref}: no feature mapping and its inputs are not named after "
+            f"columns of {dataset.ref}; import it with --features"
+        )
+    missing = [name for name in columns if name not in available]
+    if missing:
+        raise BadInputError(
+            f"dataset {dataset.ref} lacks column(s) {', '.join(map(repr, missing))} "
+            f"that model {model.ref} needs"
+        )
+    plan = FeedPlan(model, columns, binding)
+    for item in plan.inputs:
+        wanted = item["dtype"]
+        names = columns if binding == "axis" else [item["name"]]
+        for name in names:
+            if available[name].dtype == "string" and wanted != "string":
+                raise BadInputError(
+                    f"column {name!r} of {dataset.ref} is text but input {item['name']!r} "
+                    f"of {model.ref} takes {wanted}"
+                )
+    if binding == "axis":
+        shape = plan.inputs[0].get("shape") or []
+        width = shape[-1] if shape else None
+        if isinstance(width, int) and len(shape) >= 2 and width != len(columns):
+            raise BadInputError(
+                f"model {model.ref}: input {plan.inputs[0]['name']!r} takes {width} features "
+                f"but {len(columns)} columns of {dataset.ref} feed it"
+            )
+    return plan
+
+
+def make_feeds(plan: FeedPlan, table: Any, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Input tensors for rows ``start:stop`` of an Arrow table."""
+    part = table.slice(start, stop - start)
+    if plan.binding == "axis":
+        item = plan.inputs[0]
+        dtype = _NUMPY_DTYPES.get(item["dtype"], np.float32)
+        matrix = np.column_stack([_column(part, name, np.float64) for name in plan.columns]).astype(
+            dtype, copy=False
+        )
+        return {item["name"]: matrix}
+    feeds = {}
+    for item in plan.inputs:
+        dtype = _NUMPY_DTYPES.get(item["dtype"], np.float32)
+        values = _column(part, item["name"], dtype)
+        rank = len(item.get("shape") or [None, None])
+        feeds[item["name"]] = values.reshape(-1, 1) if rank >= 2 else values
+    return feeds
+
+
+def _column(table: Any, name: str, dtype: Any) -> np.ndarray:
+    column = table.column(name)
+    if column.null_count:
+        column = column.cast("double").fill_null(float("nan"))
+    return np.asarray(column.to_numpy(), dtype=dtype)

@@ -1,0 +1,171 @@
+"""Run a model version over a dataset version with ONNX Runtime, in batches."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.catalog.store import Catalog
+from core.datasets.registry import DatasetVersion, get_dataset_version
+from core.debug.feeds import feed_plan, make_feeds
+from core.errors import BadInputError
+from core.models.registry import ModelVersion, get_model_version
+from core.progress import ProgressCallback, check_cancel, no_progress
+
+__all__ = ["BATCH_ROWS", "Predictions", "predict"]
+
+BATCH_ROWS = 4096
+
+
+@dataclass
+class Predictions:
+    """What a model predicted for every row of a dataset version."""
+
+    model: ModelVersion
+    dataset: DatasetVersion
+    task: str  # "classification" or "regression"
+    y_true: np.ndarray | None  # class indexes (classification) or targets (regression)
+    predicted: np.ndarray  # class indexes or predicted values
+    probabilities: np.ndarray | None  # rows x classes, classification only
+    class_labels: list[str]  # the model's own labels, in probability-column order
+    class_names: list[str]  # what to show (names from metadata or --classes when they fit)
+    table: Any  # the dataset's Arrow table, for slicing and showing rows
+
+    @property
+    def trained_on_this(self) -> bool:
+        """True when the dataset is the model's own training data (metrics will flatter)."""
+        return self.model.trained_on == self.dataset.ref
+
+
+def _session(catalog: Catalog, model: ModelVersion, scratch: Path) -> Any:
+    import onnxruntime as ort
+
+    path = catalog.blobs.verified_path(model.sha256)
+    if model.external_files:
+        # ONNX Runtime finds external data beside the model: lay them out by name.
+        folder = scratch / "model"
+        folder.mkdir()
+        target = folder / (model.file_name or "model.onnx")
+        shutil.copyfile(path, target)
+        for entry in model.external_files:
+            destination = folder / entry["path"]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(catalog.blobs.verified_path(entry["sha256"]), destination)
+        path = target
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _probability_matrix(value: Any, labels: list[str]) -> np.ndarray:
+    if isinstance(value, list):  # ZipMap: one {label: probability} per row
+        keys = labels if labels else ([str(key) for key in value[0]] if value else [])
+        return np.array([[row.get(_key(row, key), 0.0) for key in keys] for row in value])
+    return np.asarray(value, dtype=np.float64)
+
+
+def _key(row: dict[Any, float], label: str) -> Any:
+    return next((key for key in row if str(key) == label), label)
+
+
+def _outputs(model: ModelVersion) -> tuple[int | None, int | None]:
+    """Positions of the probability output and the label/value output."""
+    probability, value = None, None
+    for position, output in enumerate(model.outputs):
+        shape = output.get("shape") or []
+        if output["kind"] == "sequence" or (
+            output["dtype"].startswith("float") and len(shape) == 2 and shape[-1] != 1
+        ):
+            probability = position if probability is None else probability
+        elif value is None:
+            value = position
+    return probability, value
+
+
+def predict(
+    catalog: Catalog,
+    model_ref: str,
+    data_ref: str,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> Predictions:
+    """Predict every row of ``data_ref`` with ``model_ref`` (batched through ONNX Runtime)."""
+    import pyarrow.parquet as pq
+
+    model = get_model_version(catalog, model_ref)
+    dataset = get_dataset_version(catalog, data_ref)
+    plan = feed_plan(model, dataset)
+    table = pq.read_table(catalog.blobs.verified_path(dataset.sha256))
+    probability_at, value_at = _outputs(model)
+    labels = [str(label) for label in (model.facts.get("class_names") or [])]
+    task = (
+        "classification"
+        if probability_at is not None
+        else (model.facts.get("task") or "regression")
+    )
+    values, probabilities = [], []
+    with tempfile.TemporaryDirectory(prefix="modeldesk-predict-") as scratch:
+        session = _session(catalog, model, Path(scratch))
+        for start in range(0, dataset.rows, BATCH_ROWS):
+            check_cancel(cancel, f"predicting {dataset.ref} with {model.ref}")
+            stop = min(start + BATCH_ROWS, dataset.rows)
+            results = session.run(None, make_feeds(plan, table, start, stop))
+            if probability_at is not None:
+                probabilities.append(_probability_matrix(results[probability_at], labels))
+            if value_at is not None:
+                values.append(np.asarray(results[value_at]).reshape(stop - start, -1)[:, 0])
+            progress(stop, dataset.rows, f"predicting {dataset.ref}")
+    if task == "classification":
+        matrix = np.concatenate(probabilities) if probabilities else np.zeros((0, 0))
+        if not labels:
+            labels = [str(index) for index in range(matrix.shape[1])]
+        _refuse_missing(matrix, model, dataset)
+        predicted = np.argmax(matrix, axis=1)
+        y_true = _class_indexes(table, model, dataset, labels) if model.label else None
+        names = model.classes if model.classes and len(model.classes) == len(labels) else labels
+        return Predictions(
+            model, dataset, task, y_true, predicted, matrix, labels, list(names), table
+        )
+    predicted = np.concatenate(values).astype(np.float64)
+    _refuse_missing(predicted, model, dataset)
+    y_true = None
+    if model.label and model.label in table.column_names:
+        y_true = np.asarray(table.column(model.label).to_numpy(), dtype=np.float64)
+    return Predictions(model, dataset, task, y_true, predicted, None, [], [], table)
+
+
+def _refuse_missing(values: np.ndarray, model: ModelVersion, dataset: DatasetVersion) -> None:
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise BadInputError(
+            f"model {model.ref} gives no prediction for {int(bad.sum())} row(s) of "
+            f"{dataset.ref} (first: row {first}); they hold missing or infinite values "
+            "it cannot take"
+        )
+
+
+def _class_indexes(
+    table: Any, model: ModelVersion, dataset: DatasetVersion, labels: list[str]
+) -> np.ndarray:
+    if model.label not in table.column_names:
+        raise BadInputError(f"dataset {dataset.ref} has no label column {model.label!r}")
+    positions = {label: index for index, label in enumerate(labels)}
+    raw = table.column(model.label).to_pylist()
+    indexes = np.empty(len(raw), dtype=np.int64)
+    for row, value in enumerate(raw):
+        text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+        if text not in positions:
+            raise BadInputError(
+                f"label {value!r} in row {row} of {dataset.ref} is not one of model "
+                f"{model.ref}'s classes ({', '.join(labels)})"
+            )
+        indexes[row] = positions[text]
+    return indexes
