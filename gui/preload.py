@@ -28,6 +28,7 @@ class ChartModules(QObject):
     def _load(self) -> None:
         try:
             import gui.pages.dataset_version
+            import gui.pages.debug_view
             import gui.pages.model_version  # noqa: F401
         finally:
             self._done.set()

@@ -65,6 +65,11 @@ def take_screenshots(catalog_path: Path, out: Path) -> list[Path]:
         for index, tab in enumerate(["overview", "io", "operators", "metadata", "changes"]):
             page.tabs.setCurrentIndex(index)
             shoot(f"model_version_{tab}")
+        page.tabs.setCurrentIndex(5)
+        page.debug.run()
+        while window.runner.active or page.debug.report is None:
+            app.processEvents()
+        shoot("model_version_debug")
         page.tabs.setCurrentIndex(0)
     if datasets:
         name = datasets[0]

@@ -22,6 +22,7 @@ from core.models.compare import compare_versions
 from core.models.contract import format_shape
 from core.models.registry import ModelVersion, get_model_version, update_model_version
 from gui.context import AppContext
+from gui.pages.debug_view import DebugView
 from gui.widgets.editors import MarkdownEditor, TagEditor
 from gui.widgets.model_diff import ModelDiffView
 from gui.widgets.plots import BarChart
@@ -105,6 +106,9 @@ class ModelVersionPage(QWidget):
         contract_layout.addWidget(self.contract, 1)
         self.tabs.addTab(contract, "Changes")
 
+        self.debug = DebugView(context, self)
+        self.tabs.addTab(self.debug, "Debug")
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.tabs, 1)
@@ -171,6 +175,7 @@ class ModelVersionPage(QWidget):
             "<br>".join(lineage) or "No parent version or training dataset recorded."
         )
 
+        self.debug.set_model(version.ref, version.trained_on)
         self.tags.set_tags(version.tags)
         self.description.set_text(version.description)
         self.io_table.set_rows(

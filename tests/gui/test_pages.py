@@ -142,3 +142,40 @@ def test_editing_the_data_dictionary(window, qtbot):
         lambda: next(c for c in page.version.columns if c.name == "bmi").unit == "kg/m²",
         timeout=10_000,
     )
+
+
+def test_debug_tab_runs_the_model_and_links_confusion_cells_to_rows(window, qtbot):
+    window.open_selection(Selection("model", "breast-cancer", 3))
+    debug = window.model_version_page.debug
+    assert debug.dataset.currentText() == "breast-cancer-test@1"  # held-out data first
+    debug.run()
+    qtbot.waitUntil(lambda: debug.report is not None, timeout=30_000)
+    report = debug.report
+    assert not debug.warning.text()
+    metrics = {row[0]: row[1] for row in debug.metrics.model.rows}
+    assert metrics["accuracy"] == report.metrics["accuracy"]
+    assert not debug.confusion.isHidden() and debug.residuals.isHidden()
+    matrix = report.metrics["confusion"]
+    assert [int(text.toPlainText()) for text in debug.confusion.texts] == [
+        matrix[0][0],
+        matrix[0][1],
+        matrix[1][0],
+        matrix[1][1],
+    ]
+    # A click on the (malignant, benign) cell lists exactly those rows.
+    assert debug.confusion.cell_at(1.5, 1.5) == (0, 1)
+    debug.confusion.on_cell(0, 1)
+    assert len(debug.rows.model.rows) == matrix[0][1]
+    assert {row[2] for row in debug.rows.model.rows} == {"malignant"}
+    assert "predicted benign" in debug.rows_title.text()
+
+
+def test_debug_tab_warns_on_training_data_and_plots_residuals(window, qtbot):
+    window.open_selection(Selection("model", "diabetes", 1))
+    debug = window.model_version_page.debug
+    debug.dataset.setCurrentText("diabetes-train@1")
+    debug.run()
+    qtbot.waitUntil(lambda: debug.report is not None, timeout=30_000)
+    assert "was trained on" in debug.warning.text()
+    assert not debug.residuals.isHidden() and debug.confusion.isHidden()
+    assert {row[0] for row in debug.metrics.model.rows} >= {"mae", "rmse", "r2"}

@@ -1,0 +1,68 @@
+"""Everything a debug view shows, computed in one call (run it off the GUI thread)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.catalog.store import Catalog
+from core.debug.metrics import metrics, row_losses
+from core.debug.predict import predict
+from core.debug.slices import Slice, slices, worst_rows
+from core.progress import ProgressCallback, no_progress
+
+__all__ = ["DebugReport", "debug_report"]
+
+
+@dataclass
+class DebugReport:
+    """Metrics, slices and rows of one model version on one dataset version."""
+
+    model: str
+    dataset: str
+    task: str
+    trained_on_this: bool
+    metrics: dict[str, Any]
+    slices: list[Slice]
+    worst_rows: list[dict[str, Any]]
+    class_names: list[str] = field(default_factory=list)
+    y_true: np.ndarray | None = None
+    predicted: np.ndarray | None = None
+    losses: np.ndarray | None = None
+
+    def rows_in_cell(self, true_index: int, predicted_index: int) -> list[int]:
+        """Rows whose label is class ``true_index`` and prediction ``predicted_index``."""
+        if self.y_true is None or self.predicted is None:
+            return []
+        inside = (self.y_true == true_index) & (self.predicted == predicted_index)
+        return [int(row) for row in np.flatnonzero(inside)]
+
+
+def debug_report(
+    catalog: Catalog,
+    model_ref: str,
+    data_ref: str,
+    *,
+    worst: int = 50,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> DebugReport:
+    """Predict ``data_ref`` with ``model_ref`` and gather what a debug view shows."""
+    result = predict(catalog, model_ref, data_ref, progress=progress, cancel=cancel)
+    labelled = result.y_true is not None
+    return DebugReport(
+        model=result.model.ref,
+        dataset=result.dataset.ref,
+        task=result.task,
+        trained_on_this=result.trained_on_this,
+        metrics=metrics(result),
+        slices=slices(result),
+        worst_rows=worst_rows(result, worst),
+        class_names=result.class_names,
+        y_true=result.y_true,
+        predicted=result.predicted,
+        losses=row_losses(result) if labelled else None,
+    )

@@ -1,0 +1,269 @@
+"""The Debug tab: how a model version does on a dataset version, and where it is wrong."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.catalog.browse import list_records, list_versions
+from core.debug.report import DebugReport, debug_report
+from gui.context import AppContext
+from gui.widgets.plots import export_plot
+from gui.widgets.table import DataTable
+
+__all__ = ["DebugView"]
+
+WARNING_STYLE = "color: #b35c00; font-weight: bold"
+
+
+class ConfusionMatrix(pg.PlotWidget):
+    """A heatmap of label against prediction; clicking a cell reports (label, predicted)."""
+
+    def __init__(self, on_cell: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.on_cell = on_cell
+        self.image = pg.ImageItem()
+        self.addItem(self.image)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.setLabel("left", "label (true class)")
+        self.setBackground(self.palette().color(self.backgroundRole()))
+        self.setLabel("bottom", "predicted class")
+        self.texts: list[pg.TextItem] = []
+        self.matrix = np.zeros((0, 0))
+        self.scene().sigMouseClicked.connect(self._clicked)
+
+    def show_matrix(self, matrix: list[list[int]], names: list[str]) -> None:
+        """Draw the matrix: rows are labels (top first), columns predictions."""
+        self.matrix = np.array(matrix, dtype=float)
+        size = len(names)
+        # ImageItem's first axis is x: transpose so columns are predictions.
+        self.image.setImage(self.matrix.T[:, ::-1], levels=(0, max(self.matrix.max(), 1)))
+        self.image.setColorMap(pg.colormap.get("viridis"))
+        for text in self.texts:
+            self.removeItem(text)
+        self.texts = []
+        bright = 0.6 * max(self.matrix.max(), 1)
+        for label, predicted in np.ndindex(size, size):
+            count = self.matrix[label, predicted]
+            # Dark digits on viridis' bright end, light ones on its dark end.
+            colour = (20, 20, 20) if count > bright else (240, 240, 240)
+            text = pg.TextItem(str(int(count)), anchor=(0.5, 0.5), color=colour)
+            text.setPos(predicted + 0.5, size - label - 0.5)
+            self.addItem(text)
+            self.texts.append(text)
+        ticks = [(i + 0.5, name) for i, name in enumerate(names)]
+        self.getAxis("bottom").setTicks([ticks])
+        self.getAxis("left").setTicks([[(size - i - 0.5, name) for i, name in enumerate(names)]])
+        self.setRange(xRange=(0, size), yRange=(0, size), padding=0)
+
+    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """The (label, predicted) cell under plot coordinates, if any."""
+        size = len(self.matrix)
+        predicted, label = int(x), size - 1 - int(y)
+        if 0 <= predicted < size and 0 <= label < size and x >= 0 and y >= 0:
+            return label, predicted
+        return None
+
+    def _clicked(self, event: Any) -> None:
+        point = self.getPlotItem().vb.mapSceneToView(event.scenePos())
+        cell = self.cell_at(point.x(), point.y())
+        if cell is not None:
+            self.on_cell(*cell)
+
+
+class DebugView(QWidget):
+    """Pick a dataset version, run the model on it, read metrics, slices and worst rows."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.model_ref: str | None = None
+        self.report: DebugReport | None = None
+        self.dataset = QComboBox(self)
+        self.run_button = QPushButton("Run", self)
+        self.run_button.clicked.connect(self.run)
+        self.status = QLabel(self)
+        self.warning = QLabel(self)
+        self.warning.setStyleSheet(WARNING_STYLE)
+        self.warning.setWordWrap(True)
+        self.metrics = DataTable(["metric", "value"], self, filter_hint="Filter metrics")
+        self.confusion = ConfusionMatrix(self.show_cell, self)
+        self.residuals = pg.PlotWidget(self)
+        self.residuals.setLabel("bottom", "predicted (model output)")
+        self.residuals.setLabel("left", "residual (label − predicted)")
+        self.slices = DataTable(["column", "slice", "rows", "metric", "value", "overall"], self)
+        self.rows = DataTable(["row", "loss", "label", "predicted", "p(label)"], self)
+        self.rows_title = QLabel("Worst rows", self)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Dataset:"))
+        top.addWidget(self.dataset, 1)
+        top.addWidget(self.run_button)
+        top.addWidget(self.status, 1)
+        upper = QSplitter(Qt.Orientation.Horizontal, self)
+        upper.addWidget(self.metrics)
+        upper.addWidget(self.confusion)
+        upper.addWidget(self.residuals)
+        upper.setSizes([360, 560, 560])
+        lower = QSplitter(Qt.Orientation.Horizontal, self)
+        lower.addWidget(self.slices)
+        rows_box = QWidget(self)
+        rows_layout = QVBoxLayout(rows_box)
+        rows_layout.setContentsMargins(0, 0, 0, 0)
+        rows_layout.addWidget(self.rows_title)
+        rows_layout.addWidget(self.rows)
+        lower.addWidget(rows_box)
+        body = QSplitter(Qt.Orientation.Vertical, self)
+        body.addWidget(upper)
+        body.addWidget(lower)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.warning)
+        layout.addWidget(body, 1)
+        self.confusion.hide()
+        self.residuals.hide()
+
+    def set_model(self, model_ref: str, trained_on: str | None) -> None:
+        """Offer the catalog's dataset versions, a held-out one first when there is one."""
+        self.model_ref = model_ref
+        catalog = self.context.catalog
+        refs = [
+            version.ref
+            for record in list_records(catalog, "dataset")
+            for version in list_versions(catalog, "dataset", record.name)
+        ]
+        # Prefer data the model was not trained on: its own training set flatters it.
+        refs.sort(key=lambda ref: (ref == trained_on, "test" not in ref, ref))
+        self.dataset.clear()
+        self.dataset.addItems(refs)
+        self.run_button.setEnabled(bool(refs))
+        self.run_button.setToolTip("" if refs else "The catalog holds no dataset to run on")
+        self.status.setText("")
+
+    def run(self) -> None:
+        """Run the model on the chosen dataset version on the worker pool."""
+        data_ref = self.dataset.currentText()
+        if not self.model_ref or not data_ref:
+            return
+        self.status.setText(f"running {self.model_ref} on {data_ref}…")
+        self.run_button.setEnabled(False)
+
+        def failed(error: Any) -> None:
+            self.run_button.setEnabled(True)
+            self.status.setText("")
+            self.context.error.emit(error)
+
+        self.context.run(
+            f"debugging {self.model_ref} on {data_ref}",
+            debug_report,
+            on_done=self.show_report,
+            on_error=failed,
+            key=f"debug:{id(self)}",
+            model_ref=self.model_ref,
+            data_ref=data_ref,
+        )
+
+    def show_report(self, report: DebugReport) -> None:
+        """Render a finished report."""
+        self.report = report
+        self.run_button.setEnabled(True)
+        self.status.setText(f"{report.model} on {report.dataset}")
+        self.warning.setText(
+            f"⚠ {html.escape(report.dataset)} is the data {html.escape(report.model)} was trained "
+            "on: every score here flatters it."
+            if report.trained_on_this
+            else ""
+        )
+        self.metrics.set_rows(_metric_rows(report.metrics))
+        self.slices.set_rows(
+            [
+                [s.column, s.description, s.count, s.metric_name, s.metric, s.overall]
+                for s in report.slices
+            ]
+        )
+        self.show_worst_rows()
+        classification = report.task == "classification" and "confusion" in report.metrics
+        self.confusion.setVisible(classification)
+        self.residuals.setVisible(report.task == "regression" and report.y_true is not None)
+        if classification:
+            self.confusion.show_matrix(report.metrics["confusion"], report.class_names)
+        elif report.y_true is not None and report.predicted is not None:
+            self.residuals.clear()
+            self.residuals.plot(
+                report.predicted,
+                report.y_true - report.predicted,
+                pen=None,
+                symbol="o",
+                symbolSize=4,
+                symbolBrush=(59, 125, 216, 150),
+                symbolPen=None,
+            )
+
+    def show_worst_rows(self) -> None:
+        """List the worst rows of the whole dataset."""
+        if self.report is not None:
+            self.rows_title.setText("Worst rows")
+            self.rows.set_rows([_row(entry) for entry in self.report.worst_rows])
+
+    def show_cell(self, label: int, predicted: int) -> None:
+        """List the rows of one confusion-matrix cell, worst first."""
+        report = self.report
+        if report is None or report.losses is None:
+            return
+        rows = sorted(report.rows_in_cell(label, predicted), key=lambda r: -report.losses[r])
+        names = report.class_names
+        self.rows_title.setText(
+            f"Rows labelled {names[label]} and predicted {names[predicted]} ({len(rows)})"
+        )
+        self.rows.set_rows(
+            [[row, float(report.losses[row]), names[label], names[predicted], ""] for row in rows]
+        )
+
+    def export_confusion(self, path: str) -> None:
+        """Save the confusion matrix as PNG or SVG."""
+        export_plot(self.confusion, path)
+
+
+def _row(entry: dict[str, Any]) -> list[Any]:
+    return [
+        entry["row"],
+        entry["loss"],
+        entry["label"],
+        entry["predicted"],
+        entry.get("probability_of_label", ""),
+    ]
+
+
+def _metric_rows(metrics: dict[str, Any]) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for key in (
+        "rows",
+        "accuracy",
+        "roc_auc",
+        "log_loss",
+        "mae",
+        "rmse",
+        "r2",
+        "residual_mean",
+        "residual_std",
+    ):
+        if metrics.get(key) is not None:
+            rows.append([key, metrics[key]])
+    for entry in metrics.get("per_class", []):
+        for key in ("precision", "recall", "f1"):
+            rows.append([f"{key} [{entry['class']}]", entry[key]])
+    return rows
