@@ -22,7 +22,7 @@ def test_init_creates_a_wal_database_with_foreign_keys_and_schema_version(tmp_pa
         assert catalog.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
         assert catalog.schema_version() == SCHEMA_VERSION
         names = [row[0] for row in catalog.conn.execute("SELECT name FROM schema_migration")]
-        assert names == ["0001_initial"]
+        assert names == ["0001_initial", "0002_derived_results"]
     assert (tmp_path / "new" / "blobs" / "sha256").is_dir()
 
 

@@ -159,8 +159,45 @@ def _initial(db: sqlite_utils.Database) -> None:
     db.execute(BLOB_REFERENCE_VIEW)
 
 
+# Derived results (predictions, explanations) are caches: re-computable from the
+# record, keyed by everything that went into them, and not audited.
+_BLOB_REFERENCE_WITH_DERIVED = (
+    BLOB_REFERENCE_VIEW
+    + """
+    UNION ALL
+    SELECT sha256, 'derived', key FROM derived
+"""
+)
+
+
+def _derived(db: sqlite_utils.Database) -> None:
+    db["derived"].create(
+        {
+            "key": str,
+            "kind": str,
+            "model_version_id": int,
+            "dataset_version_id": int,
+            "params": str,
+            "sha256": str,
+            "summary": str,
+            "created_at": str,
+            "seconds": float,
+        },
+        pk="key",
+        not_null={"kind", "model_version_id", "dataset_version_id", "params", "sha256"},
+        foreign_keys=[
+            ("model_version_id", "model_version", "id"),
+            ("dataset_version_id", "dataset_version", "id"),
+        ],
+    )
+    db["derived"].create_index(["model_version_id", "dataset_version_id", "kind"])
+    db.execute("DROP VIEW blob_reference")
+    db.execute(_BLOB_REFERENCE_WITH_DERIVED)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
+    ("0002_derived_results", _derived),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

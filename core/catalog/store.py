@@ -245,6 +245,12 @@ class Catalog:
                 detail=tx.detail,
             )
 
+    @contextlib.contextmanager
+    def write_derived(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction for derived, re-computable rows (caches): not audited."""
+        with self._immediate() as conn:
+            yield conn
+
     # -- reading ------------------------------------------------------------------
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Run a read query and return rows addressable by column name."""

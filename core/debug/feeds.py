@@ -10,7 +10,7 @@ from core.datasets.registry import DatasetVersion
 from core.errors import BadInputError
 from core.models.registry import ModelVersion
 
-__all__ = ["FeedPlan", "feed_plan", "make_feeds"]
+__all__ = ["FeedPlan", "feature_matrix", "feed_plan", "feeds_from_matrix", "make_feeds"]
 
 _NUMPY_DTYPES = {
     "float32": np.float32,
@@ -80,14 +80,9 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
 
 def make_feeds(plan: FeedPlan, table: Any, start: int, stop: int) -> dict[str, np.ndarray]:
     """Input tensors for rows ``start:stop`` of an Arrow table."""
-    part = table.slice(start, stop - start)
     if plan.binding == "axis":
-        item = plan.inputs[0]
-        dtype = _NUMPY_DTYPES.get(item["dtype"], np.float32)
-        matrix = np.column_stack([_column(part, name, np.float64) for name in plan.columns]).astype(
-            dtype, copy=False
-        )
-        return {item["name"]: matrix}
+        return feeds_from_matrix(plan, feature_matrix(plan, table, start, stop))
+    part = table.slice(start, stop - start)
     feeds = {}
     for item in plan.inputs:
         dtype = _NUMPY_DTYPES.get(item["dtype"], np.float32)
@@ -95,6 +90,26 @@ def make_feeds(plan: FeedPlan, table: Any, start: int, stop: int) -> dict[str, n
         rank = len(item.get("shape") or [None, None])
         feeds[item["name"]] = values.reshape(-1, 1) if rank >= 2 else values
     return feeds
+
+
+def feeds_from_matrix(plan: FeedPlan, matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Input tensors from a rows x ``plan.columns`` matrix (what explainers perturb)."""
+    if plan.binding == "axis":
+        item = plan.inputs[0]
+        return {item["name"]: matrix.astype(_NUMPY_DTYPES.get(item["dtype"], np.float32))}
+    feeds = {}
+    for item in plan.inputs:
+        values = matrix[:, plan.columns.index(item["name"])]
+        values = values.astype(_NUMPY_DTYPES.get(item["dtype"], np.float32))
+        rank = len(item.get("shape") or [None, None])
+        feeds[item["name"]] = values.reshape(-1, 1) if rank >= 2 else values
+    return feeds
+
+
+def feature_matrix(plan: FeedPlan, table: Any, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of the plan's columns as a float64 matrix (NaN for nulls)."""
+    part = table.slice(start, stop - start)
+    return np.column_stack([_column(part, name, np.float64) for name in plan.columns])
 
 
 def _column(table: Any, name: str, dtype: Any) -> np.ndarray:

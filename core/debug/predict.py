@@ -11,14 +11,22 @@ from typing import Any
 
 import numpy as np
 
+from core.catalog.derived import derived_key, load_derived, store_derived
 from core.catalog.store import Catalog
 from core.datasets.registry import DatasetVersion, get_dataset_version
-from core.debug.feeds import feed_plan, make_feeds
+from core.debug.feeds import FeedPlan, feed_plan, make_feeds
 from core.errors import BadInputError
 from core.models.registry import ModelVersion, get_model_version
 from core.progress import ProgressCallback, check_cancel, no_progress
 
-__all__ = ["BATCH_ROWS", "Predictions", "predict"]
+__all__ = [
+    "BATCH_ROWS",
+    "Predictions",
+    "open_session",
+    "output_positions",
+    "predict",
+    "probability_matrix",
+]
 
 BATCH_ROWS = 4096
 
@@ -43,7 +51,8 @@ class Predictions:
         return self.model.trained_on == self.dataset.ref
 
 
-def _session(catalog: Catalog, model: ModelVersion, scratch: Path) -> Any:
+def open_session(catalog: Catalog, model: ModelVersion, scratch: Path) -> Any:
+    """An ONNX Runtime CPU session for ``model`` (external data laid out in ``scratch``)."""
     import onnxruntime as ort
 
     path = catalog.blobs.verified_path(model.sha256)
@@ -63,7 +72,8 @@ def _session(catalog: Catalog, model: ModelVersion, scratch: Path) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _probability_matrix(value: Any, labels: list[str]) -> np.ndarray:
+def probability_matrix(value: Any, labels: list[str]) -> np.ndarray:
+    """Rows x classes from a probability output, tensor or ZipMap sequence."""
     if isinstance(value, list):  # ZipMap: one {label: probability} per row
         keys = labels if labels else ([str(key) for key in value[0]] if value else [])
         return np.array([[row.get(_key(row, key), 0.0) for key in keys] for row in value])
@@ -74,7 +84,7 @@ def _key(row: dict[Any, float], label: str) -> Any:
     return next((key for key in row if str(key) == label), label)
 
 
-def _outputs(model: ModelVersion) -> tuple[int | None, int | None]:
+def output_positions(model: ModelVersion) -> tuple[int | None, int | None]:
     """Positions of the probability output and the label/value output."""
     probability, value = None, None
     for position, output in enumerate(model.outputs):
@@ -103,27 +113,39 @@ def predict(
     dataset = get_dataset_version(catalog, data_ref)
     plan = feed_plan(model, dataset)
     table = pq.read_table(catalog.blobs.verified_path(dataset.sha256))
-    probability_at, value_at = _outputs(model)
+    probability_at, value_at = output_positions(model)
     labels = [str(label) for label in (model.facts.get("class_names") or [])]
     task = (
         "classification"
         if probability_at is not None
         else (model.facts.get("task") or "regression")
     )
-    values, probabilities = [], []
-    with tempfile.TemporaryDirectory(prefix="modeldesk-predict-") as scratch:
-        session = _session(catalog, model, Path(scratch))
-        for start in range(0, dataset.rows, BATCH_ROWS):
-            check_cancel(cancel, f"predicting {dataset.ref} with {model.ref}")
-            stop = min(start + BATCH_ROWS, dataset.rows)
-            results = session.run(None, make_feeds(plan, table, start, stop))
-            if probability_at is not None:
-                probabilities.append(_probability_matrix(results[probability_at], labels))
-            if value_at is not None:
-                values.append(np.asarray(results[value_at]).reshape(stop - start, -1)[:, 0])
-            progress(stop, dataset.rows, f"predicting {dataset.ref}")
+    key = derived_key(
+        "predictions",
+        {
+            "model": model.sha256,
+            "features": plan.columns,
+            "binding": plan.binding,
+            "dataset": dataset.sha256,
+        },
+    )
+    outputs = _load_outputs(catalog, key)
+    if outputs is None:
+        outputs = _run_model(
+            catalog, plan, table, (probability_at, value_at), labels, progress, cancel
+        )
+        store_derived(
+            catalog,
+            key,
+            kind="predictions",
+            model_version_id=model.id,
+            dataset_version_id=dataset.id,
+            params={},
+            data=_outputs_bytes(outputs),
+        )
+    values, probabilities = outputs
     if task == "classification":
-        matrix = np.concatenate(probabilities) if probabilities else np.zeros((0, 0))
+        matrix = probabilities if probabilities is not None else np.zeros((0, 0))
         if not labels:
             labels = [str(index) for index in range(matrix.shape[1])]
         _refuse_missing(matrix, model, dataset)
@@ -133,12 +155,74 @@ def predict(
         return Predictions(
             model, dataset, task, y_true, predicted, matrix, labels, list(names), table
         )
-    predicted = np.concatenate(values).astype(np.float64)
+    predicted = np.asarray(values, dtype=np.float64)
     _refuse_missing(predicted, model, dataset)
     y_true = None
     if model.label and model.label in table.column_names:
         y_true = np.asarray(table.column(model.label).to_numpy(), dtype=np.float64)
     return Predictions(model, dataset, task, y_true, predicted, None, [], [], table)
+
+
+def _run_model(
+    catalog: Catalog,
+    plan: FeedPlan,
+    table: Any,
+    positions: tuple[int | None, int | None],
+    labels: list[str],
+    progress: ProgressCallback,
+    cancel: threading.Event | None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The model's value and probability outputs for every row, batched through ORT."""
+    model, rows = plan.model, table.num_rows
+    probability_at, value_at = positions
+    values, probabilities = [], []
+    with tempfile.TemporaryDirectory(prefix="modeldesk-predict-") as scratch:
+        session = open_session(catalog, model, Path(scratch))
+        for start in range(0, rows, BATCH_ROWS):
+            check_cancel(cancel, f"predicting with {model.ref}")
+            stop = min(start + BATCH_ROWS, rows)
+            results = session.run(None, make_feeds(plan, table, start, stop))
+            if probability_at is not None:
+                probabilities.append(probability_matrix(results[probability_at], labels))
+            if value_at is not None:
+                values.append(np.asarray(results[value_at]).reshape(stop - start, -1)[:, 0])
+            progress(stop, rows, "predicting")
+    return (
+        np.concatenate(values) if values else None,
+        np.concatenate(probabilities) if probabilities else None,
+    )
+
+
+def _outputs_bytes(outputs: tuple[np.ndarray | None, np.ndarray | None]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values, probabilities = outputs
+    columns = {}
+    if values is not None:
+        columns["value"] = values
+    if probabilities is not None:
+        for index in range(probabilities.shape[1]):
+            columns[f"p{index}"] = probabilities[:, index]
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _load_outputs(catalog: Catalog, key: str) -> tuple[np.ndarray | None, np.ndarray | None] | None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = load_derived(catalog, key)
+    if data is None:
+        return None
+    table = pq.read_table(pa.BufferReader(data))
+    values = table.column("value").to_numpy() if "value" in table.column_names else None
+    columns = [name for name in table.column_names if name.startswith("p")]
+    probabilities = (
+        np.column_stack([table.column(name).to_numpy() for name in columns]) if columns else None
+    )
+    return values, probabilities
 
 
 def _refuse_missing(values: np.ndarray, model: ModelVersion, dataset: DatasetVersion) -> None:
