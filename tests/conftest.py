@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,15 @@ def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from core.demo import build_demo_catalog
 
     return build_demo_catalog(tmp_path_factory.mktemp("demo-build") / "demo")
+
+
+@pytest.fixture
+def demo(built_demo: Path, tmp_path: Path) -> Iterator[Catalog]:
+    """A writable copy of the demo catalog, open."""
+    target = tmp_path / "demo"
+    shutil.copytree(built_demo, target)
+    with Catalog.open(target) as catalog:
+        yield catalog
 
 
 @pytest.fixture

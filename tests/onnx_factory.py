@@ -46,6 +46,25 @@ def linear_regressor(
     return _model(graph, **metadata)
 
 
+def image_classifier(height: int = 8, width: int = 8, classes: int = 3) -> onnx.ModelProto:
+    """Softmax over a linear map of ``X: float32[batch x 1 x height x width]`` images."""
+    rng = np.random.default_rng(3)
+    shape = numpy_helper.from_array(np.array([-1, height * width], dtype=np.int64), "flat")
+    weights = rng.normal(size=(height * width, classes)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["X", "flat"], ["F"]),
+            helper.make_node("MatMul", ["F", "W"], ["Z"]),
+            helper.make_node("Softmax", ["Z"], ["P"], axis=1),
+        ],
+        "image",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", 1, height, width])],
+        [helper.make_tensor_value_info("P", TensorProto.FLOAT, ["batch", classes])],
+        [shape, numpy_helper.from_array(weights, "W")],
+    )
+    return _model(graph)
+
+
 def multi_io() -> onnx.ModelProto:
     """Several inputs and outputs: int64, int32, bool, fp16, a scalar, unnamed dynamic dims."""
     inputs = [

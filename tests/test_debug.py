@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from itertools import product
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pyarrow.csv as pa_csv
 import pytest
 
-from core.catalog.store import Catalog
 from core.datasets.importer import import_dataset
 from core.debug import metrics, predict, slices, worst_rows
 from core.errors import BadInputError
@@ -20,14 +17,6 @@ from core.models.registry import get_model_version
 from core.resources import resources_dir
 
 DEMO = resources_dir() / "demo"
-
-
-@pytest.fixture
-def demo(built_demo: Path, tmp_path: Path):
-    target = tmp_path / "demo"
-    shutil.copytree(built_demo, target)
-    with Catalog.open(target) as catalog:
-        yield catalog
 
 
 def _direct(model_file: str, data_file: str, features: list[str]) -> list[np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,16 @@ from core.datasets.registry import DatasetVersion
 from core.errors import BadInputError
 from core.models.registry import ModelVersion
 
-__all__ = ["FeedPlan", "feature_matrix", "feed_plan", "feeds_from_matrix", "make_feeds"]
+_PIXEL = re.compile(r"^(?P<prefix>.*?)_?(?P<row>\d+)_(?P<col>\d+)$")
+
+__all__ = [
+    "FeedPlan",
+    "feature_matrix",
+    "feed_plan",
+    "feeds_from_matrix",
+    "image_shape",
+    "make_feeds",
+]
 
 _NUMPY_DTYPES = {
     "float32": np.float32,
@@ -70,12 +80,41 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
     if binding == "axis":
         shape = plan.inputs[0].get("shape") or []
         width = shape[-1] if shape else None
-        if isinstance(width, int) and len(shape) >= 2 and width != len(columns):
+        if len(shape) >= 3:
+            _check_image_columns(plan, dataset, shape)
+        elif isinstance(width, int) and len(shape) == 2 and width != len(columns):
             raise BadInputError(
                 f"model {model.ref}: input {plan.inputs[0]['name']!r} takes {width} features "
                 f"but {len(columns)} columns of {dataset.ref} feed it"
             )
     return plan
+
+
+def _check_image_columns(plan: FeedPlan, dataset: DatasetVersion, shape: list[Any]) -> None:
+    """An image input needs the dataset's pixel columns, one per value of an image."""
+    fixed = [dim for dim in shape[1:] if isinstance(dim, int)]
+    pixels = int(np.prod(fixed)) if len(fixed) == len(shape) - 1 else None
+    if image_shape(plan.columns) is None or (pixels is not None and pixels != len(plan.columns)):
+        dims = " x ".join(str(dim) for dim in shape)
+        raise BadInputError(
+            f"model {plan.model.ref} takes images (input {plan.inputs[0]['name']!r} of shape "
+            f"{dims}) but the columns of {dataset.ref} are not the pixel_ROW_COL columns of "
+            "one such image"
+        )
+
+
+def image_shape(columns: list[str]) -> tuple[int, int] | None:
+    """(height, width) when the columns are the pixels ``name_ROW_COL`` of a full grid."""
+    cells = [_PIXEL.match(name) for name in columns]
+    if len(columns) < 4 or not all(cells):
+        return None
+    prefixes = {cell["prefix"] for cell in cells}
+    grid = [(int(cell["row"]), int(cell["col"])) for cell in cells]
+    height, width = max(r for r, _ in grid) + 1, max(c for _, c in grid) + 1
+    expected = [(r, c) for r in range(height) for c in range(width)]
+    if len(prefixes) != 1 or grid != expected:
+        return None
+    return height, width
 
 
 def make_feeds(plan: FeedPlan, table: Any, start: int, stop: int) -> dict[str, np.ndarray]:
@@ -96,7 +135,12 @@ def feeds_from_matrix(plan: FeedPlan, matrix: np.ndarray) -> dict[str, np.ndarra
     """Input tensors from a rows x ``plan.columns`` matrix (what explainers perturb)."""
     if plan.binding == "axis":
         item = plan.inputs[0]
-        return {item["name"]: matrix.astype(_NUMPY_DTYPES.get(item["dtype"], np.float32))}
+        shape = item.get("shape") or []
+        tensor = matrix.astype(_NUMPY_DTYPES.get(item["dtype"], np.float32))
+        if len(shape) >= 3:  # images: one pixel column per value, in row-major order
+            inner = [dim if isinstance(dim, int) else -1 for dim in shape[1:]]
+            tensor = tensor.reshape(len(matrix), *inner)
+        return {item["name"]: tensor}
     feeds = {}
     for item in plan.inputs:
         values = matrix[:, plan.columns.index(item["name"])]

@@ -8,7 +8,6 @@ for and the measured time per row.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ __all__ = [
     "ModelFunction",
     "agnostic_shap_values",
     "estimate_cost",
-    "image_shape",
 ]
 
 AGNOSTIC_METHODS = ("permutation", "kernel", "partition")
@@ -39,7 +37,6 @@ KERNEL_CENTRES = 50
 # seconds before the first model-agnostic explanation.
 COMPILE_S = 10.0
 _compiled = False
-_PIXEL = re.compile(r"^(?P<prefix>.*?)_?(?P<row>\d+)_(?P<col>\d+)$")
 
 
 class ModelFunction:
@@ -95,20 +92,6 @@ class CostEstimate:
             f"{self.method}: about {self.model_rows:,} model evaluations, "
             f"~{self.seconds:.0f} s at {self.seconds_per_row * 1e6:.1f} µs each"
         )
-
-
-def image_shape(columns: list[str]) -> tuple[int, int] | None:
-    """(height, width) when the columns are the pixels ``name_ROW_COL`` of a full grid."""
-    cells = [_PIXEL.match(name) for name in columns]
-    if len(columns) < 4 or not all(cells):
-        return None
-    prefixes = {cell["prefix"] for cell in cells}
-    grid = [(int(cell["row"]), int(cell["col"])) for cell in cells]
-    height, width = max(r for r, _ in grid) + 1, max(c for _, c in grid) + 1
-    expected = [(r, c) for r in range(height) for c in range(width)]
-    if len(prefixes) != 1 or grid != expected:
-        return None
-    return height, width
 
 
 def _max_evals(method: str, features: int) -> int:

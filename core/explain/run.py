@@ -22,7 +22,7 @@ import numpy as np
 from core.catalog.derived import derived_key, load_derived, store_derived
 from core.catalog.store import Catalog
 from core.datasets.registry import DatasetVersion, get_dataset_version
-from core.debug.feeds import FeedPlan, feature_matrix, feed_plan
+from core.debug.feeds import FeedPlan, feature_matrix, feed_plan, image_shape
 from core.debug.predict import open_session
 from core.errors import BadInputError
 from core.explain.agnostic import (
@@ -30,7 +30,6 @@ from core.explain.agnostic import (
     ModelFunction,
     agnostic_shap_values,
     estimate_cost,
-    image_shape,
 )
 from core.explain.options import DEFAULT_BACKGROUND, DEFAULT_ROWS, METHODS, PERTURBATIONS
 from core.explain.result import Explanation

@@ -379,8 +379,11 @@ def _expand_equality(tree: dict[str, np.ndarray], equality: np.ndarray) -> dict[
             first_left, first_right = second, true_child
         columns["children_left"][node] = first_left
         columns["children_right"][node] = first_right
-        # Missing values never reach the second test: they leave at the first.
-        columns["children_default"][node] = int(tree["children_default"][node])
+        # shap wants a node's missing-value child to be one of its two children: a NaN
+        # bound for the other side of an EQ test goes through the second test, whose
+        # default is that side.
+        missing = int(tree["children_default"][node])
+        columns["children_default"][node] = missing if missing == first_right else second
         thresholds[node] = threshold
     expanded = {key: np.asarray(items, dtype=np.int64) for key, items in columns.items()}
     expanded["thresholds"] = np.asarray(thresholds, dtype=dtype)
