@@ -35,6 +35,7 @@ class Explanation:
     background_rows: int = 0
     seed: int = 0
     seconds: float = 0.0
+    model_seconds: float = 0.0  # of ``seconds``, how long the model itself ran (agnostic)
     cached: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -91,6 +92,7 @@ class Explanation:
             },
             "mean_abs_shap": importance,
             "seconds": round(self.seconds, 3),
+            "model_seconds": round(self.model_seconds, 3),
             "cached": self.cached,
             "notes": self.notes,
         }
@@ -140,6 +142,7 @@ class Explanation:
             "background_rows": self.background_rows,
             "seed": self.seed,
             "seconds": self.seconds,
+            "model_seconds": self.model_seconds,
             "notes": self.notes,
         }
         table = table.replace_schema_metadata({"modeldesk": json.dumps(meta)})
@@ -185,6 +188,7 @@ class Explanation:
             background_rows=meta["background_rows"],
             seed=meta["seed"],
             seconds=meta["seconds"],
+            model_seconds=meta.get("model_seconds", 0.0),
             cached=True,
             notes=list(meta.get("notes", [])),
         )

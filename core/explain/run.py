@@ -341,12 +341,13 @@ def _explain_agnostic(
             progress=progress,
             cancel=cancel,
         )
-        share = function.ort_seconds
     space = "probability" if function.probability_at is not None else "model output"
-    notes = [f"{share:.1f} s inside ONNX Runtime"]
+    notes = []
     if plan.method == "partition":
         notes.append("hidden pixels take the background's mean image")
-    return _result(plan, data, values, base, space, function.output_names, len(background), notes)
+    result = _result(plan, data, values, base, space, function.output_names, len(background), notes)
+    result.model_seconds = function.ort_seconds
+    return result
 
 
 def _result(
