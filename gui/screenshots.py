@@ -20,7 +20,7 @@ from pathlib import Path
 __all__ = ["take_screenshots"]
 
 SIZE = (1400, 880)
-README_SHOT = "model"  # a model's versions and the diff of its two newest
+README_SHOT = "model_version_explain"  # exact TreeSHAP of the newest breast-cancer model
 
 
 def take_screenshots(catalog_path: Path, out: Path) -> list[Path]:
@@ -70,6 +70,11 @@ def take_screenshots(catalog_path: Path, out: Path) -> list[Path]:
         while window.runner.active or page.debug.report is None:
             app.processEvents()
         shoot("model_version_debug")
+        page.tabs.setCurrentWidget(page.explain)
+        page.explain.run(confirmed=True)
+        while window.runner.active or page.explain.view is None:
+            app.processEvents()
+        shoot("model_version_explain")
         page.tabs.setCurrentIndex(0)
     if datasets:
         name = datasets[0]

@@ -18,7 +18,14 @@ from typing import Any
 from core.catalog.store import Catalog, utc_now
 from core.errors import IntegrityError, NotFoundError
 
-__all__ = ["DerivedEntry", "derived_key", "list_derived", "load_derived", "store_derived"]
+__all__ = [
+    "DerivedEntry",
+    "derived_key",
+    "has_derived",
+    "list_derived",
+    "load_derived",
+    "store_derived",
+]
 
 # Bump when the stored layout of a derived kind changes, so old entries are not read.
 FORMAT = 1
@@ -41,6 +48,11 @@ def derived_key(kind: str, inputs: dict[str, Any]) -> str:
     """A stable hash of ``kind`` and every input (JSON-serialisable) of a result."""
     text = json.dumps({"format": FORMAT, "kind": kind, **inputs}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def has_derived(catalog: Catalog, key: str) -> bool:
+    """Whether a result is stored for ``key`` (its blob is checked when it is read)."""
+    return bool(catalog.query("SELECT 1 FROM derived WHERE key = ?", (key,)))
 
 
 def load_derived(catalog: Catalog, key: str) -> bytes | None:

@@ -35,6 +35,10 @@ _NUMPY_DTYPES = {
 }
 
 
+# An error names this many missing columns, then counts the rest.
+MAX_NAMED = 6
+
+
 class FeedPlan:
     """Which columns feed which model input, checked against the dataset."""
 
@@ -63,9 +67,11 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
         )
     missing = [name for name in columns if name not in available]
     if missing:
+        named = ", ".join(map(repr, missing[:MAX_NAMED]))
+        if len(missing) > MAX_NAMED:
+            named += f" and {len(missing) - MAX_NAMED} more"
         raise BadInputError(
-            f"dataset {dataset.ref} lacks column(s) {', '.join(map(repr, missing))} "
-            f"that model {model.ref} needs"
+            f"dataset {dataset.ref} lacks column(s) {named} that model {model.ref} needs"
         )
     plan = FeedPlan(model, columns, binding)
     for item in plan.inputs:
@@ -88,6 +94,22 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
                 f"but {len(columns)} columns of {dataset.ref} feed it"
             )
     return plan
+
+
+def rank_datasets(catalog: Any, model: ModelVersion, refs: list[str]) -> list[str]:
+    """``refs`` ordered for running ``model``: datasets that can feed it first, held-out
+    data before its own training set (which flatters it), then the rest."""
+    from core.datasets.registry import get_dataset_version
+
+    def key(ref: str) -> tuple[bool, bool, bool, str]:
+        try:
+            feed_plan(model, get_dataset_version(catalog, ref))
+            fits = True
+        except BadInputError:
+            fits = False
+        return (not fits, ref == model.trained_on, "test" not in ref, ref)
+
+    return sorted(refs, key=key)
 
 
 def _check_image_columns(plan: FeedPlan, dataset: DatasetVersion, shape: list[Any]) -> None:

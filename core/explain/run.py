@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from core.catalog.derived import derived_key, load_derived, store_derived
+from core.catalog.derived import derived_key, has_derived, load_derived, store_derived
 from core.catalog.store import Catalog
 from core.datasets.registry import DatasetVersion, get_dataset_version
 from core.debug.feeds import FeedPlan, feature_matrix, feed_plan, image_shape
@@ -45,6 +45,7 @@ __all__ = [
     "ExplainPlan",
     "compare_importance",
     "estimate",
+    "estimate_request",
     "explain",
     "plan_explanation",
 ]
@@ -201,6 +202,22 @@ def estimate(catalog: Catalog, plan: ExplainPlan) -> CostEstimate | None:
         return estimate_cost(
             function, plan.method, plan.stop - plan.start, len(plan.feeds.columns), background
         )
+
+
+def estimate_request(
+    catalog: Catalog,
+    model_ref: str,
+    data_ref: str,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+    **options: Any,
+) -> CostEstimate | None:
+    """Check a request and estimate its cost (None for the cheap tree method or a cached one)."""
+    plan = plan_explanation(catalog, model_ref, data_ref, **options)
+    if has_derived(catalog, plan.key):
+        return None
+    return estimate(catalog, plan)
 
 
 def _function(catalog: Catalog, plan: ExplainPlan, scratch: Path) -> ModelFunction:
@@ -384,11 +401,16 @@ def _result(
 
 
 def compare_importance(
-    catalog: Catalog, model_a: str, model_b: str, data_ref: str, **options: Any
+    catalog: Catalog,
+    model_a: str,
+    model_b: str,
+    data_ref: str,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+    **options: Any,
 ) -> list[tuple[str, float, float]]:
     """Mean |SHAP| per feature of two model versions on the same rows, largest first."""
-    progress = options.pop("progress", no_progress)
-    cancel = options.pop("cancel", None)
     halves = Stage(progress, 0.0, 0.5), Stage(progress, 0.5, 1.0)
     first = explain(catalog, model_a, data_ref, progress=halves[0], cancel=cancel, **options)
     second = explain(catalog, model_b, data_ref, progress=halves[1], cancel=cancel, **options)

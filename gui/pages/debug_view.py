@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -19,12 +19,14 @@ from PySide6.QtWidgets import (
 )
 
 from core.catalog.browse import list_records, list_versions
+from core.debug.feeds import rank_datasets
 from core.debug.report import DebugReport, debug_report
+from core.models.registry import get_model_version
 from gui.context import AppContext
 from gui.widgets.plots import export_plot
 from gui.widgets.table import DataTable
 
-__all__ = ["DebugView"]
+__all__ = ["DebugView", "dataset_choices"]
 
 WARNING_STYLE = "color: #b35c00; font-weight: bold"
 
@@ -85,14 +87,27 @@ class ConfusionMatrix(pg.PlotWidget):
             self.on_cell(*cell)
 
 
+def dataset_choices(catalog: Any, model_ref: str) -> list[str]:
+    """Every dataset version, those that fit the model and are held out first."""
+    refs = [
+        version.ref
+        for record in list_records(catalog, "dataset")
+        for version in list_versions(catalog, "dataset", record.name)
+    ]
+    return rank_datasets(catalog, get_model_version(catalog, model_ref), refs)
+
+
 class DebugView(QWidget):
     """Pick a dataset version, run the model on it, read metrics, slices and worst rows."""
+
+    row_chosen = Signal(str, int)  # dataset version, row number: explain this row
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.model_ref: str | None = None
         self.report: DebugReport | None = None
+        self.shown_rows: list[int] = []
         self.dataset = QComboBox(self)
         self.run_button = QPushButton("Run", self)
         self.run_button.clicked.connect(self.run)
@@ -107,6 +122,8 @@ class DebugView(QWidget):
         self.residuals.setLabel("left", "residual (label − predicted)")
         self.slices = DataTable(["column", "slice", "rows", "metric", "value", "overall"], self)
         self.rows = DataTable(["row", "loss", "label", "predicted", "p(label)"], self)
+        self.rows.setToolTip("Double-click a row to see its explanation (Explain tab)")
+        self.rows.row_activated.connect(self._row_activated)
         self.rows_title = QLabel("Worst rows", self)
 
         top = QHBoxLayout()
@@ -137,17 +154,10 @@ class DebugView(QWidget):
         self.confusion.hide()
         self.residuals.hide()
 
-    def set_model(self, model_ref: str, trained_on: str | None) -> None:
+    def set_model(self, model_ref: str) -> None:
         """Offer the catalog's dataset versions, a held-out one first when there is one."""
         self.model_ref = model_ref
-        catalog = self.context.catalog
-        refs = [
-            version.ref
-            for record in list_records(catalog, "dataset")
-            for version in list_versions(catalog, "dataset", record.name)
-        ]
-        # Prefer data the model was not trained on: its own training set flatters it.
-        refs.sort(key=lambda ref: (ref == trained_on, "test" not in ref, ref))
+        refs = dataset_choices(self.context.catalog, model_ref)
         self.dataset.clear()
         self.dataset.addItems(refs)
         self.run_button.setEnabled(bool(refs))
@@ -217,6 +227,7 @@ class DebugView(QWidget):
         """List the worst rows of the whole dataset."""
         if self.report is not None:
             self.rows_title.setText("Worst rows")
+            self.shown_rows = [int(entry["row"]) for entry in self.report.worst_rows]
             self.rows.set_rows([_row(entry) for entry in self.report.worst_rows])
 
     def show_cell(self, label: int, predicted: int) -> None:
@@ -229,9 +240,14 @@ class DebugView(QWidget):
         self.rows_title.setText(
             f"Rows labelled {names[label]} and predicted {names[predicted]} ({len(rows)})"
         )
+        self.shown_rows = rows
         self.rows.set_rows(
             [[row, float(report.losses[row]), names[label], names[predicted], ""] for row in rows]
         )
+
+    def _row_activated(self, index: int) -> None:
+        if self.report is not None and 0 <= index < len(self.shown_rows):
+            self.row_chosen.emit(self.report.dataset, self.shown_rows[index])
 
     def export_confusion(self, path: str) -> None:
         """Save the confusion matrix as PNG or SVG."""

@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.catalog.browse import list_versions
 from core.formatting import human_bytes
 from core.models.compare import compare_versions
 from core.models.contract import format_shape
 from core.models.registry import ModelVersion, get_model_version, update_model_version
 from gui.context import AppContext
 from gui.pages.debug_view import DebugView
+from gui.pages.explain_view import ExplainView
 from gui.widgets.editors import MarkdownEditor, TagEditor
 from gui.widgets.model_diff import ModelDiffView
 from gui.widgets.plots import BarChart
@@ -108,10 +110,17 @@ class ModelVersionPage(QWidget):
 
         self.debug = DebugView(context, self)
         self.tabs.addTab(self.debug, "Debug")
+        self.explain = ExplainView(context, self)
+        self.tabs.addTab(self.explain, "Explain")
+        self.debug.row_chosen.connect(self._explain_row)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.tabs, 1)
+
+    def _explain_row(self, data_ref: str, row: int) -> None:
+        self.tabs.setCurrentWidget(self.explain)
+        self.explain.open_row(data_ref, row)
 
     def show_version(self, name: str, version: int | None) -> None:
         """Load and show ``name@version`` (latest when None)."""
@@ -175,7 +184,9 @@ class ModelVersionPage(QWidget):
             "<br>".join(lineage) or "No parent version or training dataset recorded."
         )
 
-        self.debug.set_model(version.ref, version.trained_on)
+        self.debug.set_model(version.ref)
+        siblings = [v.ref for v in list_versions(self.context.catalog, "model", version.name)]
+        self.explain.set_model(version.ref, siblings)
         self.tags.set_tags(version.tags)
         self.description.set_text(version.description)
         self.io_table.set_rows(

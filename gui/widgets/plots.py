@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["BarChart", "export_plot"]
+__all__ = ["BarChart", "ChartFrame", "export_plot", "no_data_label"]
 
 BAR_COLOUR = "#3b7dd8"
 
@@ -54,37 +54,32 @@ def _export_svg(plot: pg.PlotWidget, path: str) -> None:
         painter.end()
 
 
-class BarChart(QWidget):
-    """Labelled bars (horizontal by default: long labels stay readable), with export."""
+class ChartFrame(QWidget):
+    """A titled pyqtgraph plot with an Export… button, following the app's palette."""
 
-    def __init__(
-        self, title: str, parent: QWidget | None = None, *, horizontal: bool = True
-    ) -> None:
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.horizontal = horizontal
         self.title = QLabel(f"<b>{title}</b>", self)
+        self.title.setWordWrap(True)  # long titles wrap rather than widen the page
         export = QToolButton(self)
         export.setText("Export…")
         export.setToolTip("Save this chart as PNG or SVG")
         export.clicked.connect(self._ask_export)
         self.plot = pg.PlotWidget(self)
         self.plot.setMenuEnabled(True)
-        self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        self.plot.showGrid(x=horizontal, y=not horizontal, alpha=0.2)
-        self._bars: pg.BarGraphItem | None = None
-        self.labels: list[str] = []
-        self.values: list[float] = []
-        self.apply_palette()
-
-        top = QHBoxLayout()
-        top.addWidget(self.title)
-        top.addStretch(1)
-        top.addWidget(export)
+        self.top = QHBoxLayout()
+        self.top.addWidget(self.title, 1)
+        self.top.addWidget(export)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top)
+        layout.addLayout(self.top)
         layout.addWidget(self.plot)
+        self.apply_palette()
+
+    def set_title(self, title: str) -> None:
+        """Change the chart's heading."""
+        self.title.setText(f"<b>{title}</b>")
 
     def apply_palette(self) -> None:
         """Follow the application palette (light or dark)."""
@@ -94,6 +89,38 @@ class BarChart(QWidget):
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setPen(foreground)
             self.plot.getAxis(axis).setTextPen(foreground)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Follow the app when the system switches between light and dark.
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(event)
+
+    def export(self, path: str) -> None:
+        """Save the chart to ``path`` (``.png`` or ``.svg``)."""
+        export_plot(self.plot, path)
+
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export chart", "chart.png", "PNG image (*.png);;SVG image (*.svg)"
+        )
+        if path:
+            self.export(path)
+
+
+class BarChart(ChartFrame):
+    """Labelled bars (horizontal by default: long labels stay readable), with export."""
+
+    def __init__(
+        self, title: str, parent: QWidget | None = None, *, horizontal: bool = True
+    ) -> None:
+        super().__init__(title, parent)
+        self.horizontal = horizontal
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.showGrid(x=horizontal, y=not horizontal, alpha=0.2)
+        self._bars: pg.BarGraphItem | None = None
+        self.labels: list[str] = []
+        self.values: list[float] = []
 
     def set_bars(
         self,
@@ -137,27 +164,10 @@ class BarChart(QWidget):
         if self.horizontal and edges is None:
             self.setMinimumHeight(min(80 + 18 * len(self.values), 480))
 
-    def changeEvent(self, event: QEvent) -> None:
-        # Follow the app when the system switches between light and dark.
-        if event.type() == QEvent.Type.PaletteChange:
-            self.apply_palette()
-        super().changeEvent(event)
-
     @property
     def bar_count(self) -> int:
         """How many bars are shown."""
         return len(self.values)
-
-    def export(self, path: str) -> None:
-        """Save the chart to ``path`` (``.png`` or ``.svg``)."""
-        export_plot(self.plot, path)
-
-    def _ask_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export chart", "chart.png", "PNG image (*.png);;SVG image (*.svg)"
-        )
-        if path:
-            self.export(path)
 
 
 def no_data_label(text: str, parent: QWidget | None = None) -> QLabel:
