@@ -78,6 +78,17 @@ def test_slices_are_worst_first_and_worst_rows_have_the_highest_loss(demo):
     assert found and [s.metric for s in found] == sorted((s.metric for s in found), reverse=True)
     assert all(s.column not in ("sample_id", "diagnosis") for s in found)
     assert all(s.count >= 5 for s in found)
+    # Each slice knows its rows: they are the rows whose value falls in its bin.
+    worst = found[0]
+    values = np.asarray(result.table.column(worst.column).to_numpy(), dtype=float)
+    low, high = (float(x) for x in worst.description.strip("[])").split(", "))
+    assert len(worst.rows) == worst.count
+    assert np.all(
+        (values[worst.rows] >= low - 1e-3 * abs(low)) & (values[worst.rows] <= high * 1.001)
+    )
+    errors = result.predicted[worst.rows] != result.y_true[worst.rows]
+    assert errors.mean() == pytest.approx(worst.metric)
+    assert "rows" not in worst.to_dict()
     rows = worst_rows(result, 5)
     losses = [row["loss"] for row in rows]
     assert losses == sorted(losses, reverse=True)

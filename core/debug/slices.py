@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,10 +28,21 @@ class Slice:
     metric_name: str  # "error rate" or "MAE"
     metric: float
     overall: float
+    # Which rows fall in the slice (for listing them); not part of the JSON form.
+    rows: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False, compare=False
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form."""
-        return asdict(self)
+        """A JSON-ready form (without the row numbers)."""
+        return {
+            "column": self.column,
+            "description": self.description,
+            "count": self.count,
+            "metric_name": self.metric_name,
+            "metric": self.metric,
+            "overall": self.overall,
+        }
 
 
 def _slice_metric(result: Predictions) -> tuple[str, np.ndarray]:
@@ -90,6 +101,7 @@ def _number_slices(
                     name,
                     float(per_row[inside].mean()),
                     overall,
+                    np.flatnonzero(inside),
                 )
             )
     return found
@@ -112,6 +124,7 @@ def _category_slices(
                     name,
                     float(per_row[inside].mean()),
                     overall,
+                    np.flatnonzero(inside),
                 )
             )
     return found

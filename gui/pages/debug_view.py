@@ -121,6 +121,8 @@ class DebugView(QWidget):
         self.residuals.setLabel("bottom", "predicted (model output)")
         self.residuals.setLabel("left", "residual (label − predicted)")
         self.slices = DataTable(["column", "slice", "rows", "metric", "value", "overall"], self)
+        self.slices.setToolTip("Double-click a slice to list its rows")
+        self.slices.row_activated.connect(self.show_slice)
         self.rows = DataTable(["row", "loss", "label", "predicted", "p(label)"], self)
         self.rows.setToolTip("Double-click a row to see its explanation (Explain tab)")
         self.rows.row_activated.connect(self._row_activated)
@@ -240,10 +242,41 @@ class DebugView(QWidget):
         self.rows_title.setText(
             f"Rows labelled {names[label]} and predicted {names[predicted]} ({len(rows)})"
         )
+        self._list_rows(rows)
+
+    def _list_rows(self, rows: list[int]) -> None:
+        """Show these rows (dataset row numbers) with their loss, label and prediction."""
+        report = self.report
+        if report is None or report.losses is None:
+            return
+
+        def shown(values: Any, row: int) -> Any:
+            if values is None:
+                return ""
+            if report.task == "classification":
+                return report.class_names[int(values[row])]
+            return float(values[row])
+
         self.shown_rows = rows
-        self.rows.set_rows(
-            [[row, float(report.losses[row]), names[label], names[predicted], ""] for row in rows]
+        table = []
+        for row in rows:
+            label, predicted = shown(report.y_true, row), shown(report.predicted, row)
+            table.append([row, float(report.losses[row]), label, predicted, ""])
+        self.rows.set_rows(table)
+
+    def show_slice(self, index: int) -> None:
+        """List the rows of one slice, worst first."""
+        report = self.report
+        if report is None or report.losses is None or not 0 <= index < len(report.slices):
+            return
+        chosen = report.slices[index]
+        rows = sorted((int(r) for r in chosen.rows), key=lambda r: -report.losses[r])
+        self.rows_title.setText(
+            f"Rows where {chosen.column} {chosen.description.lstrip('= ')} ({len(rows)})"
+            if chosen.description.startswith("=")
+            else f"Rows where {chosen.column} is in {chosen.description} ({len(rows)})"
         )
+        self._list_rows(rows)
 
     def _row_activated(self, index: int) -> None:
         if self.report is not None and 0 <= index < len(self.shown_rows):

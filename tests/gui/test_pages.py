@@ -168,6 +168,13 @@ def test_debug_tab_runs_the_model_and_links_confusion_cells_to_rows(window, qtbo
     assert len(debug.rows.model.rows) == matrix[0][1]
     assert {row[2] for row in debug.rows.model.rows} == {"malignant"}
     assert "predicted benign" in debug.rows_title.text()
+    # Double-clicking a slice lists exactly its rows, worst first.
+    worst = report.slices[0]
+    debug.show_slice(0)
+    assert sorted(debug.shown_rows) == sorted(int(r) for r in worst.rows)
+    losses = [report.losses[r] for r in debug.shown_rows]
+    assert losses == sorted(losses, reverse=True)
+    assert worst.column in debug.rows_title.text()
 
 
 def test_debug_tab_warns_on_training_data_and_plots_residuals(window, qtbot):
