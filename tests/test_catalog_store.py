@@ -121,3 +121,28 @@ def test_deferred_read_then_write_is_what_begin_immediate_avoids(catalog_path: P
     first.execute("ROLLBACK")
     first.close()
     second.close()
+
+
+def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Path, monkeypatch):
+    from core.catalog import schema
+    from core.catalog.maintenance import check_catalog
+
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        patch.setattr(schema, "SCHEMA_VERSION", 1)
+        with Catalog.init(tmp_path / "old") as old:
+            assert old.schema_version() == 1
+            blob = old.blobs.put_bytes(b"a model")
+            with old.write("test", "blob"):
+                pass
+    with Catalog.open(tmp_path / "old") as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION == 2
+        tables = {row[0] for row in upgraded.conn.execute("SELECT name FROM sqlite_master")}
+        assert {"derived", "blob_reference", "audit"} <= tables
+        # The new view still names every earlier owner, and derived rows too.
+        view = upgraded.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'blob_reference'"
+        ).fetchone()[0]
+        assert "model_file" in view and "derived" in view
+        assert check_catalog(upgraded).ok
+        assert upgraded.blobs.exists(blob)

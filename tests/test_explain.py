@@ -15,7 +15,9 @@ from core.catalog.maintenance import check_catalog
 from core.datasets.importer import import_dataset
 from core.datasets.registry import get_dataset_version
 from core.errors import BadInputError, Cancelled
-from core.explain.run import compare_importance, estimate, explain, plan_explanation
+from core.explain.compare import compare_importance
+from core.explain.plan import plan_explanation
+from core.explain.run import estimate, explain
 from core.models.importer import import_model
 from core.resources import resources_dir
 
@@ -142,6 +144,7 @@ def test_a_cancelled_run_stores_nothing(demo):
         ("diabetes@3", "ten", "auto", "give a row count N or a range a:b"),
         ("diabetes@1", None, "tree", "tree method does not apply.*no TreeEnsemble"),
         ("diabetes@1", None, "partition", "needs image rows"),
+        ("breast-cancer@1", None, "auto", "lacks column.*'mean radius'.* and 24 more"),
     ],
 )  # fmt: skip
 def test_bad_requests_are_refused_and_change_nothing(demo, model, rows, method, message):

@@ -1,10 +1,8 @@
 """``explain``: SHAP values of a model version on a dataset version, cached by input.
 
-The method is chosen (``auto``: exact TreeSHAP when the model is one ONNX tree ensemble
-over its input columns, the Partition explainer with an image masker for pixel data,
-Permutation otherwise), the background is drawn from the model's training dataset
-version, and the result is stored under a key made of every input, so asking twice
-costs one catalog read.
+The request is planned (:mod:`core.explain.plan`), the background is drawn from the
+model's training dataset version, and the result is stored under a key made of every
+input, so asking twice costs one catalog read.
 """
 
 from __future__ import annotations
@@ -12,17 +10,14 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.catalog.derived import derived_key, has_derived, load_derived, store_derived
+from core.catalog.derived import has_derived, load_derived, store_derived
 from core.catalog.store import Catalog
-from core.datasets.registry import DatasetVersion, get_dataset_version
-from core.debug.feeds import FeedPlan, feature_matrix, feed_plan, image_shape
+from core.debug.feeds import feature_matrix, feed_plan
 from core.debug.predict import open_session
 from core.errors import BadInputError
 from core.explain.agnostic import (
@@ -31,151 +26,14 @@ from core.explain.agnostic import (
     agnostic_shap_values,
     estimate_cost,
 )
-from core.explain.options import DEFAULT_BACKGROUND, DEFAULT_ROWS, METHODS, PERTURBATIONS
+from core.explain.options import DEFAULT_BACKGROUND
+from core.explain.plan import ExplainPlan, plan_explanation
 from core.explain.result import Explanation
-from core.explain.trees import TreeEnsemble, TreeNotApplicable, find_tree_ensemble
-from core.models.registry import ModelVersion, get_model_version
 from core.progress import ProgressCallback, Stage, no_progress
 
-__all__ = [
-    "DEFAULT_BACKGROUND",
-    "DEFAULT_ROWS",
-    "METHODS",
-    "PERTURBATIONS",
-    "ExplainPlan",
-    "compare_importance",
-    "estimate",
-    "estimate_request",
-    "explain",
-    "plan_explanation",
-]
+__all__ = ["estimate", "estimate_request", "explain"]
 
 _SPACES = {"LOGISTIC": "margin (log-odds)", "SOFTMAX": "margin (softmax logits)"}
-
-
-@dataclass
-class ExplainPlan:
-    """Everything decided and checked before any heavy work starts."""
-
-    model: ModelVersion
-    dataset: DatasetVersion
-    background_dataset: DatasetVersion
-    feeds: FeedPlan
-    method: str
-    perturbation: str
-    start: int
-    stop: int
-    background: int | str
-    seed: int
-    image: tuple[int, int] | None
-    ensemble: TreeEnsemble | None
-    key: str
-
-
-def parse_rows(spec: str | int | None, dataset: DatasetVersion) -> tuple[int, int]:
-    """``None`` (the first 1000), ``N`` (the first N) or ``a:b`` as a checked row range."""
-    total = dataset.rows
-    if spec is None:
-        return 0, min(total, DEFAULT_ROWS)
-    text = str(spec).strip()
-    try:
-        if ":" in text:
-            first, _, last = text.partition(":")
-            start, stop = int(first or 0), int(last) if last else total
-        else:
-            start, stop = 0, int(text)
-    except ValueError:
-        raise BadInputError(f"--rows {text!r}: give a row count N or a range a:b") from None
-    if not 0 <= start < stop <= total:
-        raise BadInputError(
-            f"row range {start}:{stop} is outside dataset {dataset.ref} ({total} rows)"
-        )
-    return start, stop
-
-
-def plan_explanation(
-    catalog: Catalog,
-    model_ref: str,
-    data_ref: str,
-    *,
-    rows: str | int | None = None,
-    method: str = "auto",
-    perturbation: str = "interventional",
-    background: int | str = DEFAULT_BACKGROUND,
-    seed: int = 0,
-) -> ExplainPlan:
-    """Check the request and decide the method; raise a clear error on bad input."""
-    if method not in METHODS:
-        raise BadInputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if perturbation not in PERTURBATIONS:
-        raise BadInputError(
-            f"unknown perturbation {perturbation!r}; choose from {', '.join(PERTURBATIONS)}"
-        )
-    if not (background == "all" or (isinstance(background, int) and background > 0)):
-        raise BadInputError(f"--background {background!r}: give a positive row count or 'all'")
-    model = get_model_version(catalog, model_ref)
-    dataset = get_dataset_version(catalog, data_ref)
-    plan = feed_plan(model, dataset)
-    start, stop = parse_rows(rows, dataset)
-    source = get_dataset_version(catalog, model.trained_on) if model.trained_on else dataset
-    feed_plan(model, source)  # the background must feed the model too
-    image = image_shape(plan.columns)
-    ensemble, reason = _tree_ensemble(catalog, model, plan)
-    if method == "auto":
-        method = "tree" if ensemble else ("partition" if image else "permutation")
-    if method == "tree" and ensemble is None:
-        raise BadInputError(f"model {model.ref}: the tree method does not apply ({reason})")
-    if method == "partition" and image is None:
-        raise BadInputError(
-            f"model {model.ref}: the partition method needs image rows, and the columns of "
-            f"{dataset.ref} are not pixel_ROW_COL columns of one image"
-        )
-    if method != "tree":
-        perturbation = "interventional"  # what a masker over background rows does
-    key = derived_key(
-        "explanation",
-        {
-            "model": model.sha256,
-            "features": plan.columns,
-            "binding": plan.binding,
-            "dataset": dataset.sha256,
-            "background_dataset": source.sha256,
-            "rows": [start, stop],
-            "method": method,
-            "perturbation": perturbation,
-            "background": background,
-            "seed": seed,
-            "shap": _shap_version(),
-        },
-    )
-    return ExplainPlan(
-        model, dataset, source, plan, method, perturbation, start, stop, background, seed,
-        image, ensemble, key,
-    )  # fmt: skip
-
-
-def _shap_version() -> str:
-    try:
-        return metadata.version("shap")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _tree_ensemble(
-    catalog: Catalog, model: ModelVersion, plan: FeedPlan
-) -> tuple[TreeEnsemble | None, str]:
-    import onnx
-
-    if plan.binding != "axis" or len(plan.inputs) != 1:
-        return None, "the trees read one feature matrix, not several named inputs"
-    try:
-        path = catalog.blobs.verified_path(model.sha256)
-        ensemble = find_tree_ensemble(onnx.load(str(path), load_external_data=False))
-    except TreeNotApplicable as error:
-        return None, str(error)
-    if ensemble.input_name != plan.inputs[0]["name"] or ensemble.n_features != len(plan.columns):
-        return None, "the trees do not read the mapped feature columns"
-    return ensemble, ""
 
 
 def _background(catalog: Catalog, plan: ExplainPlan) -> tuple[np.ndarray, np.ndarray]:
@@ -398,28 +256,3 @@ def _result(
         seed=plan.seed,
         notes=notes,
     )
-
-
-def compare_importance(
-    catalog: Catalog,
-    model_a: str,
-    model_b: str,
-    data_ref: str,
-    *,
-    progress: ProgressCallback = no_progress,
-    cancel: threading.Event | None = None,
-    **options: Any,
-) -> list[tuple[str, float, float]]:
-    """Mean |SHAP| per feature of two model versions on the same rows, largest first."""
-    halves = Stage(progress, 0.0, 0.5), Stage(progress, 0.5, 1.0)
-    first = explain(catalog, model_a, data_ref, progress=halves[0], cancel=cancel, **options)
-    second = explain(catalog, model_b, data_ref, progress=halves[1], cancel=cancel, **options)
-    a, b = _overall(first), _overall(second)
-    features = list(dict.fromkeys(first.feature_names + second.feature_names))
-    rows = [(name, a.get(name, 0.0), b.get(name, 0.0)) for name in features]
-    return sorted(rows, key=lambda row: -max(row[1], row[2]))
-
-
-def _overall(result: Explanation) -> dict[str, float]:
-    output = result.output_index(None) if result.outputs <= 2 else None
-    return dict(zip(result.feature_names, result.mean_abs(output).tolist(), strict=True))

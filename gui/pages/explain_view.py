@@ -331,7 +331,7 @@ class ExplainView(QWidget):
     # -- comparing and exporting --------------------------------------------------
     def compare(self) -> None:
         """Mean |SHAP| of this version and the chosen one on the same rows."""
-        from core.explain.run import compare_importance
+        from core.explain.compare import compare_importance
 
         other, data_ref = self.compare_with.currentText(), self.dataset.currentText()
         if not self.model_ref or not other or not data_ref:
