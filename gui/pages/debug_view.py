@@ -23,7 +23,7 @@ from core.debug.feeds import rank_datasets
 from core.debug.report import DebugReport, debug_report
 from core.models.registry import get_model_version
 from gui.context import AppContext
-from gui.widgets.plots import export_plot
+from gui.widgets.plots import ChartFrame, export_plot
 from gui.widgets.table import DataTable
 
 __all__ = ["DebugView", "dataset_choices"]
@@ -117,9 +117,15 @@ class DebugView(QWidget):
         self.warning.setWordWrap(True)
         self.metrics = DataTable(["metric", "value"], self, filter_hint="Filter metrics")
         self.confusion = ConfusionMatrix(self.show_cell, self)
-        self.residuals = pg.PlotWidget(self)
-        self.residuals.setLabel("bottom", "predicted (model output)")
-        self.residuals.setLabel("left", "residual (label − predicted)")
+        self.residuals = ChartFrame("Residuals", self)
+        self.residuals.plot.setLabel("bottom", "predicted (model output)")
+        self.residuals.plot.setLabel("left", "residual (label − predicted)")
+        self.calibration = ChartFrame("Calibration (dashed: perfect)", self)
+        self.calibration.plot.setLabel("bottom", "mean predicted probability")
+        self.calibration.plot.setLabel("left", "observed frequency of the positive class")
+        self.calibration.plot.setXRange(0, 1)
+        self.calibration.plot.setYRange(0, 1)
+        self.calibration_points: list[dict[str, float]] = []
         self.slices = DataTable(["column", "slice", "rows", "metric", "value", "overall"], self)
         self.slices.setToolTip("Double-click a slice to list its rows")
         self.slices.row_activated.connect(self.show_slice)
@@ -137,7 +143,8 @@ class DebugView(QWidget):
         upper.addWidget(self.metrics)
         upper.addWidget(self.confusion)
         upper.addWidget(self.residuals)
-        upper.setSizes([360, 560, 560])
+        upper.addWidget(self.calibration)
+        upper.setSizes([330, 460, 460, 400])
         lower = QSplitter(Qt.Orientation.Horizontal, self)
         lower.addWidget(self.slices)
         rows_box = QWidget(self)
@@ -155,6 +162,7 @@ class DebugView(QWidget):
         layout.addWidget(body, 1)
         self.confusion.hide()
         self.residuals.hide()
+        self.calibration.hide()
 
     def set_model(self, model_ref: str) -> None:
         """Offer the catalog's dataset versions, a held-out one first when there is one."""
@@ -211,11 +219,15 @@ class DebugView(QWidget):
         classification = report.task == "classification" and "confusion" in report.metrics
         self.confusion.setVisible(classification)
         self.residuals.setVisible(report.task == "regression" and report.y_true is not None)
+        curve = report.metrics.get("calibration") if classification else None
+        self.calibration.setVisible(bool(curve))
+        if curve:
+            self.show_calibration(curve)
         if classification:
             self.confusion.show_matrix(report.metrics["confusion"], report.class_names)
         elif report.y_true is not None and report.predicted is not None:
-            self.residuals.clear()
-            self.residuals.plot(
+            self.residuals.plot.clear()
+            self.residuals.plot.plot(
                 report.predicted,
                 report.y_true - report.predicted,
                 pen=None,
@@ -224,6 +236,24 @@ class DebugView(QWidget):
                 symbolBrush=(59, 125, 216, 150),
                 symbolPen=None,
             )
+
+    def show_calibration(self, curve: list[dict[str, float]]) -> None:
+        """Observed frequency of the positive class against the predicted probability."""
+        self.calibration_points = curve
+        self.calibration.plot.clear()
+        diagonal = pg.mkPen((128, 128, 128), style=Qt.PenStyle.DashLine)
+        self.calibration.plot.plot([0, 1], [0, 1], pen=diagonal)
+        self.calibration.plot.plot(
+            [point["predicted"] for point in curve],
+            [point["observed"] for point in curve],
+            pen=pg.mkPen((59, 125, 216), width=2),
+            symbol="o",
+            symbolSize=[
+                4 + 10 * (p["count"] / max(c["count"] for c in curve)) ** 0.5 for p in curve
+            ],
+            symbolBrush=(59, 125, 216),
+            symbolPen=None,
+        )
 
     def show_worst_rows(self) -> None:
         """List the worst rows of the whole dataset."""

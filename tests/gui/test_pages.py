@@ -155,6 +155,8 @@ def test_debug_tab_runs_the_model_and_links_confusion_cells_to_rows(window, qtbo
     metrics = {row[0]: row[1] for row in debug.metrics.model.rows}
     assert metrics["accuracy"] == report.metrics["accuracy"]
     assert not debug.confusion.isHidden() and debug.residuals.isHidden()
+    assert not debug.calibration.isHidden()
+    assert debug.calibration_points == report.metrics["calibration"]
     matrix = report.metrics["confusion"]
     assert [int(text.toPlainText()) for text in debug.confusion.texts] == [
         matrix[0][0],
@@ -185,4 +187,5 @@ def test_debug_tab_warns_on_training_data_and_plots_residuals(window, qtbot):
     qtbot.waitUntil(lambda: debug.report is not None, timeout=30_000)
     assert "was trained on" in debug.warning.text()
     assert not debug.residuals.isHidden() and debug.confusion.isHidden()
+    assert debug.calibration.isHidden()
     assert {row[0] for row in debug.metrics.model.rows} >= {"mae", "rmse", "r2"}
