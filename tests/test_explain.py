@@ -105,6 +105,7 @@ def test_out_writes_a_column_per_feature_and_class_plus_base_values(demo, run_cl
     assert result.code == 0, result.err
     summary = json.loads(result.out)
     assert summary["method"] == "permutation" and summary["rows"] == 2
+    assert result.err.startswith("estimate: permutation: about 20,000 model evaluations")
     table = pq.read_table(out)
     assert table.num_rows == 2
     assert "pixel_0_0[0]" in table.column_names and "pixel_7_7[9]" in table.column_names

@@ -247,3 +247,27 @@ def test_the_process_pool_gives_the_same_values_as_one_process(monkeypatch):
         workers=2,
     )
     assert np.array_equal(alone, pooled)
+
+
+def test_zipmap_outputs_and_a_cast_input_around_the_trees():
+    from skl2onnx import to_onnx
+
+    x, y = _data("multiclass")
+    native = RandomForestClassifier(8, max_depth=4, random_state=0).fit(x, y)
+    # skl2onnx's defaults: a ZipMap of probabilities after the ensemble.
+    proto = to_onnx(native, x[:1])
+    assert "ZipMap" in {node.op_type for node in proto.graph.node}
+    ensemble = find_tree_ensemble(proto)
+    assert ensemble.output_names == ["0", "1", "2"] and ensemble.n_outputs == 3
+    # A double input cast to float before the trees still names the graph input.
+    tree = next(n for n in proto.graph.node if n.op_type == "TreeEnsembleClassifier")
+    tree.input[0] = "X_float"
+    proto.graph.node.insert(0, helper.make_node("Cast", ["X_double"], ["X_float"], to=1))
+    proto.graph.input[0].name = "X_double"
+    proto.graph.input[0].type.tensor_type.elem_type = TensorProto.DOUBLE
+    ensemble = find_tree_ensemble(proto)
+    assert ensemble.input_name == "X_double"
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    zipped = session.run(None, {"X_double": x[:50].astype(np.float64)})[1]
+    probabilities = np.array([[row[k] for k in sorted(row)] for row in zipped])
+    assert np.allclose(ensemble.margin(x[:50]), probabilities, atol=1e-6)

@@ -195,15 +195,18 @@ class ExplainView(QWidget):
                 self.explain_button.setEnabled(True)
                 self.status.setText("not run: " + cost.describe())
                 return
-        self._start(data_ref, self.options())
+        self._start(data_ref, self.options(), note=cost.describe() if cost else "")
 
     def confirm(self, question: str) -> bool:
         """Ask the user whether to go ahead with a long run."""
         answer = QMessageBox.question(self, "Long explanation", question)
         return answer == QMessageBox.StandardButton.Yes
 
-    def _start(self, data_ref: str, options: dict[str, Any], row: int | None = None) -> None:
-        self.status.setText(f"explaining {self.model_ref} on {data_ref}…")
+    def _start(
+        self, data_ref: str, options: dict[str, Any], row: int | None = None, note: str = ""
+    ) -> None:
+        estimate = f" (estimate: {html.escape(note)})" if note else ""
+        self.status.setText(f"explaining {self.model_ref} on {data_ref}…{estimate}")
         self._job(
             f"explaining {self.model_ref} on {data_ref}",
             explain_view,

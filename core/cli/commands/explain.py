@@ -69,21 +69,27 @@ def explain_command(
     as_json: bool,
 ) -> None:
     """Explain MODEL@V on rows of DATA@V with SHAP values (exact TreeSHAP for trees)."""
-    from core.explain.run import explain
+    from core.catalog.derived import has_derived
+    from core.explain.plan import plan_explanation
+    from core.explain.run import estimate, explain
 
     catalog = state.catalog()
+    plan = plan_explanation(
+        catalog,
+        model_ref,
+        data_ref,
+        rows=rows,
+        method=method,
+        perturbation=perturbation,
+        background=_background(background),
+        seed=seed,
+    )
+    if plan.method != "tree" and not has_derived(catalog, plan.key):
+        cost = estimate(catalog, plan)
+        if cost is not None:
+            click.echo(f"estimate: {cost.describe()}", err=True)
     with progress_bar(f"explaining {model_ref}") as progress:
-        result = explain(
-            catalog,
-            model_ref,
-            data_ref,
-            rows=rows,
-            method=method,
-            perturbation=perturbation,
-            background=_background(background),
-            seed=seed,
-            progress=progress,
-        )
+        result = explain(catalog, model_ref, data_ref, plan=plan, progress=progress)
     if out is not None:
         result.write(out)
     summary = result.summary()
