@@ -118,11 +118,17 @@ def test_out_writes_a_column_per_feature_and_class_plus_base_values(demo, run_cl
 
 
 def test_version_compare_puts_two_models_side_by_side(demo):
-    rows = compare_importance(
+    compared = compare_importance(
         demo, "breast-cancer@2", "breast-cancer@3", "breast-cancer-test@1", rows=40
     )
-    assert len(rows) == 30 and rows[0][1] + rows[0][2] >= rows[-1][1] + rows[-1][2]
+    rows = compared.rows
+    assert len(rows) == 30 and max(rows[0][1:]) >= max(rows[-1][1:])
     assert all(a >= 0 and b >= 0 for _, a, b in rows)
+    assert compared.same_space and compared.spaces[0] == "margin (log-odds)"
+    mixed = compare_importance(
+        demo, "breast-cancer@1", "breast-cancer@3", "breast-cancer-test@1", rows=3, background=10
+    )
+    assert mixed.spaces == ("probability", "margin (log-odds)") and not mixed.same_space
 
 
 def test_a_cancelled_run_stores_nothing(demo):

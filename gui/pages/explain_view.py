@@ -343,7 +343,7 @@ class ExplainView(QWidget):
         self.context.run(
             f"comparing {first} and {second}",
             compare_importance,
-            on_done=lambda rows: self._compared(rows, first, second),
+            on_done=self._compared,
             key=f"explain-compare:{id(self)}",
             model_a=first,
             model_b=second,
@@ -351,9 +351,17 @@ class ExplainView(QWidget):
             **self.options(),
         )
 
-    def _compared(self, rows: list[tuple[str, float, float]], first: str, second: str) -> None:
-        self.comparison.show_compare(rows[:IMPORTANCE_BARS], first, second)
+    def _compared(self, comparison: Any) -> None:
+        self.comparison.show_compare(
+            comparison.rows[:IMPORTANCE_BARS], *comparison_names(comparison)
+        )
         self.left.setCurrentWidget(self.comparison)
+        if not comparison.same_space:
+            self.status.setText(
+                "Compare: the two versions' values are in different spaces ("
+                + html.escape(" vs ".join(comparison.spaces))
+                + "): compare the ranking, not the bar lengths."
+            )
 
     def export_values(self, path: str) -> None:
         """Write the shown values (one column per feature and class, plus base values)."""
@@ -377,6 +385,14 @@ class ExplainView(QWidget):
         )
         if path:
             self.export_values(path)
+
+
+def comparison_names(comparison: Any) -> tuple[str, str]:
+    """Legend names: each version with the space its values are in."""
+    return (
+        f"{comparison.first} ({comparison.spaces[0]})",
+        f"{comparison.second} ({comparison.spaces[1]})",
+    )
 
 
 def _int_or_text(value: str) -> int | str:

@@ -286,7 +286,6 @@ class CompareChart(ChartFrame):
                 brush=pg.mkBrush(colour), pen=None, name=name,
             )  # fmt: skip
             self.plot.addItem(bars)
-            self.legend.addItem(bars, name)
         self.plot.getAxis("left").setTicks(
             [[(p, row[0]) for p, row in zip(positions, rows, strict=True)]]
         )

@@ -99,6 +99,8 @@ def test_version_compare_shows_both_versions(window, qtbot):
     qtbot.waitUntil(lambda: bool(view.comparison.rows), timeout=60_000)
     assert len(view.comparison.rows) == 20
     assert view.left.currentWidget() is view.comparison
+    legend = [label.text for _, label in view.comparison.legend.items]
+    assert legend == ["breast-cancer@2 (margin (log-odds))", "breast-cancer@3 (margin (log-odds))"]
 
 
 def test_a_bad_row_range_is_an_error_and_stores_nothing(window, qtbot, demo_path):
