@@ -1,0 +1,1 @@
+"""Benchmarks of ONNX Runtime inference on hardware profiles, local or over SSH."""

@@ -1,0 +1,515 @@
+"""ModelDesk benchmark agent: one file, standard library + numpy + onnxruntime only.
+
+Copy it to a device and run ``python agent.py [--cache DIR]``; it speaks JSON lines on
+stdin/stdout, one request and one reply per line, each at most ``MAX_MESSAGE_BYTES``:
+
+* ``{"type": "hello", "id": 1}`` -> device facts (CPU, cores, memory, OS, Python,
+  onnxruntime and its execution providers).
+* ``{"type": "put-model", "id": 2, "sha256": H, "size": N}`` -> ``{"have": bool}``;
+  then chunks ``{"type": "put-model", "id": 3, "sha256": H, "size": N, "offset": O,
+  "data": BASE64, "final": bool}``. The model is cached under its hash and verified.
+* ``{"type": "run", "id": 4, "sha256": H, "settings": {...}}`` -> measurements.
+* ``{"type": "bye", "id": 5}`` -> the agent exits.
+
+Every reply echoes the request ``id`` (and ``sha256`` where there is one); failures are
+``{"type": "error", "id": ..., "kind": ..., "error": "one line"}``. Percentiles are
+those of ONNX Runtime's ``onnxruntime_perf_test``: the sorted latencies at index
+``int(n * q)`` (nearest rank, rounded down).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PROTOCOL = 1
+MAX_MESSAGE_BYTES = 1 << 20
+CHUNK_BYTES = 512 * 1024  # raw bytes per put-model chunk (base64 stays under the limit)
+PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+PROFILE_TOP = 20
+# Each latency travels back in the reply, which must stay under MAX_MESSAGE_BYTES.
+MAX_ITERATIONS = 20_000
+OPT_LEVELS = ("disabled", "basic", "extended", "all")
+SETTINGS = {
+    "providers": list,
+    "intra_threads": int,
+    "inter_threads": int,
+    "opt_level": str,
+    "batch_sizes": list,
+    "dims": dict,
+    "axis_dims": dict,
+    "warmup": int,
+    "iterations": int,
+    "profile": bool,
+    "memory_mb": int,
+}
+_ONNX_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(int16)": "int16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(uint16)": "uint16",
+    "tensor(uint32)": "uint32",
+    "tensor(uint64)": "uint64",
+    "tensor(bool)": "bool",
+    "tensor(string)": "str",
+}
+
+
+class RequestError(Exception):
+    """A request the agent refuses; ``kind`` tells the client what went wrong."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# -- memory (Linux /proc; elsewhere the figures are absent) -------------------------
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux: write 5 to clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _mb(kilobytes: int | None) -> float | None:
+    return None if kilobytes is None else round(kilobytes / 1024, 3)
+
+
+# -- device facts -------------------------------------------------------------------
+def device_facts() -> dict[str, Any]:
+    """What this device is: CPU, cores, memory, OS, Python, onnxruntime, providers."""
+    import onnxruntime as ort
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_mb = None
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_mb": memory_mb,
+        "os": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "onnxruntime": ort.__version__,
+        "providers": ort.get_available_providers(),
+        "agent_protocol": PROTOCOL,
+    }
+
+
+# -- the model cache ----------------------------------------------------------------
+class ModelCache:
+    """Models received from the client, kept under their sha256 and checked."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        return self.folder / f"{sha256}.onnx"
+
+    def has(self, sha256: str) -> bool:
+        path = self.path(sha256)
+        if not path.is_file():
+            return False
+        if _hash(path) != sha256:  # damaged on disk: forget it
+            path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def put(self, sha256: str, size: int, offset: int, data: bytes, final: bool) -> bool:
+        part = self.folder / f"{sha256}.part"
+        if offset == 0:
+            part.write_bytes(b"")
+        if not part.is_file() or part.stat().st_size != offset:
+            raise RequestError("protocol", f"chunk at offset {offset} does not follow the last")
+        with part.open("ab") as handle:
+            handle.write(data)
+        if not final:
+            return False
+        actual = _hash(part)
+        if part.stat().st_size != size or actual != sha256:
+            part.unlink(missing_ok=True)
+            raise RequestError("integrity", f"model bytes hash to {actual}, not {sha256}")
+        os.replace(part, self.path(sha256))
+        return True
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- inputs -------------------------------------------------------------------------
+def synthesize_inputs(
+    session: Any, batch: int, dims: dict[str, int], axis_dims: dict[str, int]
+) -> dict[str, Any]:
+    """Random inputs for every model input, dynamic dims resolved from the settings.
+
+    A symbolic dim takes ``dims[name]``; any dynamic axis can be set as
+    ``axis_dims["input:axis"]``; a dynamic first axis with neither is the batch size.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    feeds, missing = {}, []
+    for item in session.get_inputs():
+        shape = []
+        for axis, dim in enumerate(item.shape):
+            key = f"{item.name}:{axis}"
+            if key in axis_dims:
+                shape.append(int(axis_dims[key]))
+            elif isinstance(dim, int) and dim >= 0:
+                shape.append(dim)
+            elif isinstance(dim, str) and dim in dims:
+                shape.append(int(dims[dim]))
+            elif axis == 0:
+                shape.append(batch)
+            else:
+                missing.append(f"{key}" + (f" ({dim})" if isinstance(dim, str) else ""))
+                shape.append(1)
+        kind = _ONNX_TYPES.get(item.type)
+        if kind is None:
+            raise RequestError("input", f"input {item.name!r} has type {item.type}, not a tensor")
+        if kind == "str":
+            feeds[item.name] = np.full(shape, "a", dtype=object)
+        elif kind == "bool":
+            feeds[item.name] = rng.random(shape) < 0.5
+        elif kind.startswith(("int", "uint")):
+            feeds[item.name] = rng.integers(0, 8, size=shape).astype(kind)
+        else:
+            feeds[item.name] = (rng.random(shape) + 0.5).astype(kind)
+        # A scalar input comes out of numpy as a scalar, not a 0-d array ORT accepts.
+        feeds[item.name] = np.asarray(feeds[item.name])
+    if missing:
+        raise RequestError("dims", "no value for dynamic dim(s) " + ", ".join(missing))
+    return feeds
+
+
+# -- a run --------------------------------------------------------------------------
+def _settings(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise RequestError("bad-request", "settings must be an object")
+    unknown = sorted(set(raw) - set(SETTINGS))
+    if unknown:
+        raise RequestError("bad-request", f"unknown setting(s) {', '.join(unknown)}")
+    settings: dict[str, Any] = {
+        "providers": ["CPUExecutionProvider"],
+        "intra_threads": 0,
+        "inter_threads": 0,
+        "opt_level": "all",
+        "batch_sizes": [1],
+        "dims": {},
+        "axis_dims": {},
+        "warmup": 10,
+        "iterations": 100,
+        "profile": True,
+        "memory_mb": 0,
+    }
+    for key, value in raw.items():
+        wanted = SETTINGS[key]
+        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+            raise RequestError("bad-request", f"setting {key} must be {wanted.__name__}")
+        settings[key] = value
+    if settings["opt_level"] not in OPT_LEVELS:
+        raise RequestError("bad-request", f"opt_level must be one of {', '.join(OPT_LEVELS)}")
+    counts = [settings["warmup"], settings["iterations"], *settings["batch_sizes"]]
+    if (
+        not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)
+        or not 1 <= settings["iterations"] <= MAX_ITERATIONS
+        or not settings["batch_sizes"]
+        or 0 in settings["batch_sizes"]
+    ):
+        raise RequestError(
+            "bad-request",
+            f"warmup >= 0, 1 <= iterations <= {MAX_ITERATIONS}, batch sizes >= 1",
+        )
+    for table in ("dims", "axis_dims"):
+        if not all(isinstance(v, int) and v > 0 for v in settings[table].values()):
+            raise RequestError("bad-request", f"{table} values must be positive integers")
+    return settings
+
+
+def _session_options(settings: dict[str, Any]) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = settings["intra_threads"]
+    options.inter_op_num_threads = settings["inter_threads"]
+    options.graph_optimization_level = {
+        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[settings["opt_level"]]
+    return options
+
+
+def latency_stats(latencies_ms: list[float]) -> dict[str, float]:
+    """p50/p90/p95/p99 as onnxruntime_perf_test takes them, plus mean, std, min, max."""
+    ordered = sorted(latencies_ms)
+    count = len(ordered)
+    stats = {
+        f"{name}_ms": ordered[min(int(count * q), count - 1)] for name, q in PERCENTILES.items()
+    }
+    mean = sum(ordered) / count
+    stats["mean_ms"] = mean
+    stats["std_ms"] = math.sqrt(sum((x - mean) ** 2 for x in ordered) / count)
+    stats["min_ms"] = ordered[0]
+    stats["max_ms"] = ordered[-1]
+    return stats
+
+
+def run_model(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """Load ``path`` with the settings and measure it (see the module docstring)."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    lacking = [p for p in settings["providers"] if p not in available]
+    if lacking:
+        raise RequestError(
+            "provider",
+            f"this device lacks {', '.join(lacking)}; it has {', '.join(available)}",
+        )
+    idle_kb = _status_kb("VmRSS")
+    tracked = _reset_peak()
+    started = time.perf_counter()
+    try:
+        session = ort.InferenceSession(
+            str(path), _session_options(settings), providers=settings["providers"]
+        )
+    except Exception as error:  # ORT raises its own types; report them as one line
+        raise RequestError("load", f"onnxruntime cannot load the model: {_line(error)}") from None
+    load_ms = (time.perf_counter() - started) * 1000
+    loaded_kb, load_peak_kb = _status_kb("VmRSS"), _status_kb("VmHWM")
+    tracked = _reset_peak() and tracked
+    batches, first_ms = [], None
+    for batch in settings["batch_sizes"]:
+        feeds = synthesize_inputs(session, batch, settings["dims"], settings["axis_dims"])
+        run = session.run
+        try:
+            started = time.perf_counter()
+            run(None, feeds)
+            first = (time.perf_counter() - started) * 1000
+            first_ms = first if first_ms is None else first_ms
+            for _ in range(settings["warmup"]):
+                run(None, feeds)
+            latencies = []
+            clock = time.perf_counter_ns
+            for _ in range(settings["iterations"]):
+                tick = clock()
+                run(None, feeds)
+                latencies.append((clock() - tick) / 1e6)
+        except RequestError:
+            raise
+        except Exception as error:
+            raise RequestError("run", f"inference failed: {_line(error)}") from None
+        stats = latency_stats(latencies)
+        stats["batch"] = batch
+        stats["throughput_per_s"] = batch * 1000 / stats["mean_ms"] if stats["mean_ms"] else 0.0
+        stats["latencies_ms"] = latencies
+        batches.append(stats)
+    run_peak_kb = _status_kb("VmHWM")
+    results: dict[str, Any] = {
+        "load_ms": load_ms,
+        "first_ms": first_ms,
+        "batches": batches,
+        "model_bytes": path.stat().st_size,
+        "providers": session.get_providers(),
+        "idle_rss_mb": _mb(idle_kb),
+        "load_peak_rss_mb": _mb(load_peak_kb if tracked else None),
+        "load_rss_increase_mb": _mb(load_peak_kb - idle_kb)
+        if tracked and load_peak_kb and idle_kb
+        else None,
+        "peak_rss_mb": _mb(max(filter(None, [load_peak_kb, run_peak_kb]), default=None)),
+        "inference_rss_increase_mb": _mb(run_peak_kb - loaded_kb)
+        if tracked and run_peak_kb and loaded_kb
+        else None,
+        "memory_tracked": tracked,
+    }
+    budget = settings["memory_mb"]
+    results["over_memory_budget"] = bool(
+        budget and results["peak_rss_mb"] is not None and results["peak_rss_mb"] > budget
+    )
+    if settings["profile"]:
+        results["profile"] = _profile(path, settings)
+    return results
+
+
+def _profile(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """One profiled run, reduced to the slowest nodes and op types with their provider."""
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="modeldesk-agent-") as folder:
+        options = _session_options(settings)
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(folder) / "profile")
+        session = ort.InferenceSession(str(path), options, providers=settings["providers"])
+        feeds = synthesize_inputs(
+            session, settings["batch_sizes"][0], settings["dims"], settings["axis_dims"]
+        )
+        session.run(None, feeds)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    nodes: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.get("cat") != "Node" or not event.get("name", "").endswith("_kernel_time"):
+            continue
+        args = event.get("args", {})
+        name = event["name"][: -len("_kernel_time")]
+        entry = nodes.setdefault(
+            name,
+            {
+                "node": name,
+                "op": args.get("op_name", "?"),
+                "provider": args.get("provider", "?"),
+                "us": 0,
+            },
+        )
+        entry["us"] += int(event.get("dur", 0))
+    ops: dict[str, dict[str, Any]] = {}
+    for entry in nodes.values():
+        op = ops.setdefault(entry["op"], {"op": entry["op"], "providers": [], "us": 0, "nodes": 0})
+        op["us"] += entry["us"]
+        op["nodes"] += 1
+        if entry["provider"] not in op["providers"]:
+            op["providers"].append(entry["provider"])
+    by_time = sorted(nodes.values(), key=lambda e: -e["us"])
+    return {
+        "nodes": by_time[:PROFILE_TOP],
+        "ops": sorted(ops.values(), key=lambda e: -e["us"]),
+        "total_us": sum(e["us"] for e in nodes.values()),
+    }
+
+
+def _line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text[:300] or type(error).__name__
+
+
+# -- the protocol loop --------------------------------------------------------------
+def _require(message: dict[str, Any], field: str, kind: type) -> Any:
+    value = message.get(field)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RequestError("bad-request", f"{message.get('type')}: {field} must be {kind.__name__}")
+    return value
+
+
+def handle(message: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
+    """The reply to one request (raises RequestError for a refused one)."""
+    kind = message.get("type")
+    reply: dict[str, Any] = {"type": kind, "id": message.get("id")}
+    if kind == "hello":
+        reply["device"] = device_facts()
+        return reply
+    if kind == "bye":
+        return reply
+    sha256 = _require(message, "sha256", str)
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise RequestError("bad-request", "sha256 must be 64 lowercase hex digits")
+    reply["sha256"] = sha256
+    if kind == "put-model":
+        size = _require(message, "size", int)
+        if "data" not in message:
+            reply["have"] = cache.has(sha256)
+            return reply
+        data = base64.b64decode(_require(message, "data", str), validate=True)
+        offset = _require(message, "offset", int)
+        reply["stored"] = cache.put(sha256, size, offset, data, bool(message.get("final")))
+        return reply
+    if kind == "run":
+        if not cache.has(sha256):
+            raise RequestError("no-model", f"model {sha256[:12]} is not on this device")
+        reply["results"] = run_model(cache.path(sha256), _settings(message.get("settings", {})))
+        return reply
+    raise RequestError("bad-request", f"unknown request type {kind!r}")
+
+
+def serve(stdin: Any, stdout: Any, cache: ModelCache) -> int:
+    """Answer requests until ``bye`` or the end of input."""
+    while True:
+        line = stdin.readline(MAX_MESSAGE_BYTES + 1)
+        if not line:
+            return 0
+        if len(line) > MAX_MESSAGE_BYTES:
+            _send(stdout, {"type": "error", "id": None, "kind": "protocol",
+                           "error": f"message over {MAX_MESSAGE_BYTES} bytes"})  # fmt: skip
+            return 2
+        try:
+            message = json.loads(line)
+            if not isinstance(message, dict) or not isinstance(message.get("id"), int):
+                raise RequestError("protocol", "each message is a JSON object with an integer id")
+            reply = handle(message, cache)
+        except RequestError as error:
+            reply = {"type": "error", "id": _id(line), "kind": error.kind, "error": str(error)}
+        except (ValueError, UnicodeDecodeError) as error:
+            reply = {"type": "error", "id": None, "kind": "protocol", "error": _line(error)}
+        _send(stdout, reply)
+        if reply.get("type") == "bye":
+            return 0
+
+
+def _id(line: bytes) -> int | None:
+    try:
+        value = json.loads(line).get("id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _send(stdout: Any, reply: dict[str, Any]) -> None:
+    data = json.dumps(reply, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    stdout.write(data)
+    stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python agent.py [--cache DIR]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    folder = Path(tempfile.gettempdir()) / "modeldesk-agent" / "models"
+    if args[:1] == ["--cache"] and len(args) >= 2:
+        folder = Path(args[1]).expanduser()
+    return serve(sys.stdin.buffer, sys.stdout.buffer, ModelCache(folder))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

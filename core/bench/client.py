@@ -1,0 +1,264 @@
+"""Talking to a benchmark agent: start it, check every reply, send models, run.
+
+A transport gives a command line; the client runs it as a child process and speaks the
+agent's JSON-lines protocol over its stdin/stdout. ``local`` runs ``agent.py`` with this
+Python (pinned to chosen cores); ``ssh`` (later) runs the same file on a device. Every
+reply is size-limited, parsed, checked against the request (id, model hash) and checked
+for sane figures before anyone reads it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import queue
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.bench import agent as agent_module
+from core.errors import ModelDeskError
+
+__all__ = [
+    "AgentClient",
+    "AgentError",
+    "AgentTimeout",
+    "ProtocolError",
+    "local_command",
+]
+
+AGENT_FILE = Path(agent_module.__file__)
+START_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 60.0
+
+
+class AgentError(ModelDeskError):
+    """The agent refused a request or the run failed on the device (kind says how)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ProtocolError(AgentError):
+    """The agent answered something that is not a valid reply."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("protocol", message)
+
+
+class AgentTimeout(AgentError):
+    """The agent did not answer in time; it has been stopped."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("timeout", message)
+
+
+def local_command(cache: Path, python: str = sys.executable) -> list[str]:
+    """The command that runs the agent here, caching models in ``cache``."""
+    return [python, str(AGENT_FILE), "--cache", str(cache)]
+
+
+@dataclass
+class AgentClient:
+    """One running agent process and the requests sent to it."""
+
+    command: list[str]
+    name: str = "local agent"
+    cores: list[int] | None = None
+    process: subprocess.Popen | None = None
+    device: dict[str, Any] = field(default_factory=dict)
+    _next_id: int = 0
+    _lines: queue.Queue = field(default_factory=queue.Queue)
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> dict[str, Any]:
+        """Start the agent and say hello; returns the device facts."""
+        cores = self.cores
+
+        def pin() -> None:  # runs in the child before exec: pin it to the profile's cores
+            if cores and hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(0, cores)
+
+        try:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                preexec_fn=pin if cores else None,
+            )
+        except OSError as error:
+            raise AgentError("start", f"{self.name}: cannot start the agent: {error}") from None
+        threading.Thread(target=self._read, daemon=True, name="agent-reader").start()
+        reply = self.request({"type": "hello"}, timeout=timeout)
+        device = reply.get("device")
+        if not isinstance(device, dict) or not isinstance(device.get("providers"), list):
+            raise ProtocolError(f"{self.name}: hello without device facts")
+        self.device = device
+        return device
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        stream = self.process.stdout
+        while True:
+            line = stream.readline(agent_module.MAX_MESSAGE_BYTES + 1)
+            self._lines.put(line)
+            if not line or len(line) > agent_module.MAX_MESSAGE_BYTES:
+                return
+
+    def request(
+        self, message: dict[str, Any], timeout: float = REQUEST_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """Send one request and return its checked reply (raises on error replies)."""
+        if self.process is None or self.process.stdin is None:
+            raise AgentError("start", f"{self.name}: the agent is not running")
+        self._next_id += 1
+        message = {**message, "id": self._next_id}
+        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        if len(data) > agent_module.MAX_MESSAGE_BYTES:
+            raise ProtocolError(f"{self.name}: request over {agent_module.MAX_MESSAGE_BYTES} bytes")
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._died() from None
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            self.stop(kill=True)
+            raise AgentTimeout(
+                f"{self.name}: no answer to {message['type']} within {timeout:.0f} s; agent stopped"
+            ) from None
+        if not line:
+            raise self._died()
+        reply = self._parse(line, message)
+        if reply["type"] == "error":
+            raise AgentError(str(reply.get("kind", "error")), f"{self.name}: {reply.get('error')}")
+        return reply
+
+    def _parse(self, line: bytes, message: dict[str, Any]) -> dict[str, Any]:
+        if len(line) > agent_module.MAX_MESSAGE_BYTES:
+            self.stop(kill=True)
+            raise ProtocolError(
+                f"{self.name}: reply over {agent_module.MAX_MESSAGE_BYTES} bytes; agent stopped"
+            )
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            self.stop(kill=True)
+            shown = line[:60].decode(errors="replace").strip()
+            raise ProtocolError(
+                f"{self.name}: reply is not JSON ({shown!r}); agent stopped"
+            ) from None
+        if not isinstance(reply, dict) or reply.get("type") not in (message["type"], "error"):
+            raise ProtocolError(f"{self.name}: unexpected reply to {message['type']}")
+        if reply.get("id") not in (message["id"], None) or (
+            reply["type"] != "error" and reply.get("id") != message["id"]
+        ):
+            raise ProtocolError(
+                f"{self.name}: reply to request {reply.get('id')}, not {message['id']}"
+            )
+        if (
+            "sha256" in message
+            and reply["type"] != "error"
+            and reply.get("sha256") != message["sha256"]
+        ):
+            raise ProtocolError(
+                f"{self.name}: reply names model {str(reply.get('sha256'))[:12]}, "
+                f"not {message['sha256'][:12]}"
+            )
+        return reply
+
+    def _died(self) -> AgentError:
+        assert self.process is not None
+        code = self.process.wait(timeout=5)
+        error = (self.process.stderr.read() if self.process.stderr else b"").decode(
+            errors="replace"
+        )
+        last = error.strip().splitlines()[-1] if error.strip() else f"exit code {code}"
+        return AgentError("crashed", f"{self.name}: the agent stopped ({last})")
+
+    # -- the requests ---------------------------------------------------------------
+    def put_model(self, path: Path, sha256: str) -> bool:
+        """Make sure the device has the model; returns True when it had to be sent."""
+        size = path.stat().st_size
+        if self.request({"type": "put-model", "sha256": sha256, "size": size}).get("have"):
+            return False
+        with path.open("rb") as handle:
+            offset = 0
+            while True:
+                chunk = handle.read(agent_module.CHUNK_BYTES)
+                final = offset + len(chunk) >= size
+                reply = self.request(
+                    {
+                        "type": "put-model",
+                        "sha256": sha256,
+                        "size": size,
+                        "offset": offset,
+                        "data": base64.b64encode(chunk).decode(),
+                        "final": final,
+                    }
+                )
+                offset += len(chunk)
+                if final:
+                    if not reply.get("stored"):
+                        raise ProtocolError(f"{self.name}: the model was not stored")
+                    return True
+
+    def run(self, sha256: str, settings: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Benchmark a model already on the device; returns checked results."""
+        reply = self.request({"type": "run", "sha256": sha256, "settings": settings}, timeout)
+        results = reply.get("results")
+        if not isinstance(results, dict):
+            raise ProtocolError(f"{self.name}: run reply without results")
+        check_results(results, self.name)
+        return results
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Say bye (or kill) and reap the process."""
+        process = self.process
+        if process is None:
+            return
+        if not kill and process.poll() is None:
+            try:
+                self.request({"type": "bye"}, timeout=5)
+            except AgentError:
+                kill = True
+        if process.poll() is None:
+            process.kill() if kill else process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        self.process = None
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop(kill=exc[0] is not None)
+
+
+def check_results(results: dict[str, Any], name: str) -> None:
+    """Refuse results with missing, negative or non-finite timings."""
+    figures = [("load_ms", results.get("load_ms")), ("first_ms", results.get("first_ms"))]
+    batches = results.get("batches")
+    if not isinstance(batches, list) or not batches:
+        raise ProtocolError(f"{name}: results without batches")
+    for batch in batches:
+        if not isinstance(batch, dict):
+            raise ProtocolError(f"{name}: a batch result is not an object")
+        for key in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "min_ms", "max_ms"):
+            figures.append((key, batch.get(key)))
+        figures += [("latency", value) for value in batch.get("latencies_ms") or [None]]
+    for key, value in figures:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ProtocolError(f"{name}: {key} is missing or not a number")
+        if not math.isfinite(value) or value < 0:
+            raise ProtocolError(f"{name}: {key} is {value}, not a time")
