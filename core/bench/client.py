@@ -95,7 +95,13 @@ class AgentClient:
         except OSError as error:
             raise AgentError("start", f"{self.name}: cannot start the agent: {error}") from None
         threading.Thread(target=self._read, daemon=True, name="agent-reader").start()
-        reply = self.request({"type": "hello"}, timeout=timeout)
+        try:
+            reply = self.request({"type": "hello"}, timeout=timeout)
+        except AgentError as error:
+            if error.kind not in ("crashed", "timeout"):
+                raise
+            # No hello: the device is unreachable, refused us, or has no agent to run.
+            raise AgentError("connect", f"cannot start the agent: {error}") from None
         device = reply.get("device")
         if not isinstance(device, dict) or not isinstance(device.get("providers"), list):
             raise ProtocolError(f"{self.name}: hello without device facts")

@@ -195,9 +195,58 @@ def _derived(db: sqlite_utils.Database) -> None:
     db.execute(_BLOB_REFERENCE_WITH_DERIVED)
 
 
+_BLOB_REFERENCE_WITH_BENCH = (
+    _BLOB_REFERENCE_WITH_DERIVED
+    + """
+    UNION ALL
+    SELECT results_sha256, 'bench_run', id FROM bench_run WHERE results_sha256 IS NOT NULL
+"""
+)
+
+
+def _benchmarks(db: sqlite_utils.Database) -> None:
+    db["profile"].create(
+        {
+            "id": int,
+            "name": str,
+            "kind": str,
+            "settings": str,
+            "description": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"name", "kind", "settings", "created_at", "updated_at"},
+    )
+    db["profile"].create_index(["name"], unique=True)
+    db["bench_run"].create(
+        {
+            "id": int,
+            "model_version_id": int,
+            "profile_name": str,
+            "status": str,
+            "error": str,
+            "settings": str,
+            "device": str,
+            "summary": str,
+            "results_sha256": str,
+            "passed": int,
+            "created_at": str,
+            "created_by": str,
+        },
+        pk="id",
+        not_null={"model_version_id", "profile_name", "status", "settings", "created_at"},
+        foreign_keys=[("model_version_id", "model_version", "id")],
+    )
+    db["bench_run"].create_index(["model_version_id", "profile_name", "created_at"])
+    db.execute("DROP VIEW blob_reference")
+    db.execute(_BLOB_REFERENCE_WITH_BENCH)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_derived_results", _derived),
+    ("0003_benchmarks", _benchmarks),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,261 @@
+"""``bench``: benchmark a model version under hardware profiles and record the runs.
+
+For each profile an agent is started (here, pinned to the profile's cores), the model
+is sent by hash, the run's settings go over, and the checked results become a
+``bench_run`` record: the settings, the device facts, a summary, the full results
+(latencies, profile) as a blob, and whether the latency budget held. A refused request
+(a dim without a value, a provider the device lacks) is an error and stores nothing; a
+run that fails on the device (a crash, a hang, garbage, a memory budget exceeded) is
+recorded as a failed run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.bench.client import AgentClient, AgentError, local_command
+from core.bench.profiles import Profile, get_profile
+from core.catalog.store import Catalog
+from core.errors import BadInputError
+from core.models.registry import ModelVersion, get_model_version
+from core.progress import ProgressCallback, Stage, check_cancel, no_progress
+
+__all__ = ["BenchRun", "bench", "list_runs"]
+
+RUN_TIMEOUT_S = 600.0
+SUMMARY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")
+# Refusals that are the request's fault: nothing is recorded, the user fixes the input.
+_REFUSALS = ("dims", "provider", "bad-request", "input", "connect")
+
+
+@dataclass
+class BenchRun:
+    """One model version under one profile."""
+
+    id: int
+    model: str
+    profile: str
+    status: str  # ok, over-budget, failed, crashed, timeout, protocol
+    error: str | None
+    summary: dict[str, Any]
+    device: dict[str, Any]
+    settings: dict[str, Any]
+    created_at: str
+    results: dict[str, Any] | None = None
+
+    @property
+    def passed(self) -> bool | None:
+        """Within the latency budget (None when the profile sets none or the run failed)."""
+        return self.summary.get("passed")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON the CLI prints: the summary figures at the top level."""
+        return {
+            "profile": self.profile,
+            "model": self.model,
+            "status": self.status,
+            "error": self.error,
+            **self.summary,
+            "device": self.device,
+            "run_id": self.id,
+        }
+
+
+def _agent_cache() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("modeldesk", appauthor=False)) / "agent-models"
+
+
+def _client(profile: Profile) -> AgentClient:
+    if profile.kind == "local":
+        return AgentClient(local_command(_agent_cache()), name=f"profile {profile.name}",
+                           cores=list(profile.cores) or None)  # fmt: skip
+    from core.bench.ssh import ssh_command
+
+    return AgentClient(
+        ssh_command(profile), name=f"{profile.user or ''}@{profile.host}".lstrip("@")
+    )
+
+
+def _summary(profile: Profile, results: dict[str, Any]) -> dict[str, Any]:
+    first = results["batches"][0]
+    summary: dict[str, Any] = {
+        "load_ms": results["load_ms"],
+        "first_ms": results["first_ms"],
+        **{key: first[key] for key in SUMMARY_KEYS},
+        "batch": first["batch"],
+        "throughput_per_s": first["throughput_per_s"],
+        "batches": [
+            {
+                "batch": b["batch"],
+                "p50_ms": b["p50_ms"],
+                "p95_ms": b["p95_ms"],
+                "throughput_per_s": b["throughput_per_s"],
+            }
+            for b in results["batches"]
+        ],
+        "peak_rss_mb": results.get("peak_rss_mb"),
+        "load_rss_increase_mb": results.get("load_rss_increase_mb"),
+        "inference_rss_increase_mb": results.get("inference_rss_increase_mb"),
+        "model_bytes": results.get("model_bytes"),
+        "percentile": profile.percentile,
+        "budget_ms": profile.budget_ms or None,
+        "memory_budget_mb": profile.memory_mb or None,
+        "percentile_definition": "onnxruntime_perf_test: sorted latencies at index int(n * q)",
+    }
+    measured = first[f"p{profile.percentile}_ms"]
+    summary["passed"] = measured <= profile.budget_ms if profile.budget_ms else None
+    if profile.calibration_ratio:
+        summary["estimated_device_ms"] = {
+            "value": measured * profile.calibration_ratio,
+            "relative_error": profile.calibration_error,
+            "note": "estimate from this machine's run and the profile's calibration",
+        }
+    return summary
+
+
+def bench(
+    catalog: Catalog,
+    model_ref: str,
+    profiles: list[str],
+    *,
+    iterations: int | None = None,
+    dims: dict[str, int] | None = None,
+    axis_dims: dict[str, int] | None = None,
+    timeout: float = RUN_TIMEOUT_S,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> list[BenchRun]:
+    """Benchmark ``model_ref`` under each profile; returns the recorded runs."""
+    model = get_model_version(catalog, model_ref)
+    if model.external_files:
+        raise BadInputError(
+            f"model {model.ref} keeps its weights in external files; benchmarking those "
+            "is not supported yet"
+        )
+    chosen = [get_profile(catalog, name) for name in profiles]
+    if not chosen:
+        raise BadInputError("name at least one --profile")
+    path = catalog.blobs.verified_path(model.sha256)
+    runs = []
+    for index, profile in enumerate(chosen):
+        check_cancel(cancel, f"benchmarking {model.ref}")
+        step = Stage(progress, index / len(chosen), (index + 1) / len(chosen))
+        settings = profile.agent_settings(iterations=iterations, dims=dims, axis_dims=axis_dims)
+        runs.append(_run_one(catalog, model, path, profile, settings, timeout, step))
+    return runs
+
+
+def _run_one(
+    catalog: Catalog,
+    model: ModelVersion,
+    path: Path,
+    profile: Profile,
+    settings: dict[str, Any],
+    timeout: float,
+    progress: ProgressCallback,
+) -> BenchRun:
+    progress(0, 3, f"starting the agent for {profile.name}")
+    client = _client(profile)
+    results, device, status, error = None, {}, "ok", None
+    try:
+        device = client.start()
+        progress(1, 3, f"sending {model.ref}")
+        client.put_model(path, model.sha256)
+        progress(2, 3, f"running {model.ref} under {profile.name}")
+        results = client.run(model.sha256, settings, timeout)
+    except AgentError as failure:
+        if failure.kind in _REFUSALS:
+            raise BadInputError(str(failure)) from None
+        status = failure.kind if failure.kind in ("crashed", "timeout", "protocol") else "failed"
+        error = str(failure)
+    finally:
+        client.stop(kill=status != "ok")
+    summary: dict[str, Any] = {}
+    if results is not None:
+        summary = _summary(profile, results)
+        if results.get("over_memory_budget"):
+            status = "over-budget"
+            error = (
+                f"peak resident memory {results['peak_rss_mb']:.0f} MB exceeds the profile's "
+                f"budget of {profile.memory_mb} MB"
+            )
+            summary["passed"] = False
+    progress(3, 3, f"{profile.name}: {status}")
+    return _record(catalog, model, profile, settings, device, status, error, summary, results)
+
+
+def _record(
+    catalog: Catalog,
+    model: ModelVersion,
+    profile: Profile,
+    settings: dict[str, Any],
+    device: dict[str, Any],
+    status: str,
+    error: str | None,
+    summary: dict[str, Any],
+    results: dict[str, Any] | None,
+) -> BenchRun:
+    stored_settings = {**settings, "profile": profile.to_dict()}
+    detail = {"profile": profile.name, "status": status, "p50_ms": summary.get("p50_ms")}
+    with catalog.blobs.guard():
+        results_sha = (
+            catalog.blobs.put_bytes(json.dumps(results, sort_keys=True).encode())
+            if results is not None
+            else None
+        )
+        with catalog.write("bench", model.ref, detail) as tx:
+            cursor = tx.conn.execute(
+                "INSERT INTO bench_run (model_version_id, profile_name, status, error, settings, "
+                "device, summary, results_sha256, passed, created_at, created_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    model.id,
+                    profile.name,
+                    status,
+                    error,
+                    json.dumps(stored_settings, sort_keys=True),
+                    json.dumps(device, sort_keys=True),
+                    json.dumps(summary, sort_keys=True),
+                    results_sha,
+                    None if summary.get("passed") is None else int(bool(summary["passed"])),
+                    tx.at,
+                    tx.actor,
+                ),
+            )
+            run_id = int(cursor.lastrowid)
+    return BenchRun(run_id, model.ref, profile.name, status, error, summary, device,
+                    stored_settings, tx.at, results)  # fmt: skip
+
+
+def list_runs(catalog: Catalog, model_ref: str | None = None) -> list[BenchRun]:
+    """Recorded runs (of one model version, or all), newest first; without full results."""
+    sql = (
+        "SELECT r.*, m.name || '@' || v.version AS ref FROM bench_run r "
+        "JOIN model_version v ON v.id = r.model_version_id JOIN model m ON m.id = v.model_id"
+    )
+    params: tuple[Any, ...] = ()
+    if model_ref is not None:
+        model = get_model_version(catalog, model_ref)
+        sql += " WHERE r.model_version_id = ?"
+        params = (model.id,)
+    rows = catalog.query(sql + " ORDER BY r.id DESC", params)
+    return [
+        BenchRun(
+            row["id"],
+            row["ref"],
+            row["profile_name"],
+            row["status"],
+            row["error"],
+            json.loads(row["summary"] or "{}"),
+            json.loads(row["device"] or "{}"),
+            json.loads(row["settings"]),
+            row["created_at"],
+        )
+        for row in rows
+    ]

@@ -1,0 +1,237 @@
+"""``modeldesk profile ...``, ``modeldesk bench`` and ``modeldesk agent install``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from core.cli.app import EXIT_CHECK_FAILED, CliState, cli
+from core.cli.commands.catalog import json_option
+from core.cli.output import echo_json, echo_table, progress_bar
+
+
+def _numbers(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give comma-separated whole numbers") from None
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _profile_options(function: Any) -> Any:
+    options = [
+        click.option("--kind", type=click.Choice(("local", "ssh"))),
+        click.option("--threads", "intra_threads", type=click.IntRange(min=0), help="Intra-op."),
+        click.option("--inter-threads", "inter_threads", type=click.IntRange(min=0)),
+        click.option("--cores", help="CPU cores to pin to, e.g. 0,1."),
+        click.option("--providers", help="Execution providers in order, comma-separated."),
+        click.option("--opt-level", type=click.Choice(("disabled", "basic", "extended", "all"))),
+        click.option("--memory-mb", "memory_mb", type=click.IntRange(min=0), help="Memory budget."),
+        click.option("--batch", "batch_sizes", help="Batch sizes, e.g. 1,8."),
+        click.option("--dim", "dim_values", multiple=True, metavar="NAME=VALUE|INPUT:AXIS=VALUE"),
+        click.option("--warmup", type=click.IntRange(min=0)),
+        click.option("--iterations", type=click.IntRange(min=1)),
+        click.option("--budget-ms", "budget_ms", type=click.FloatRange(min=0)),
+        click.option("--percentile", type=click.Choice(("50", "90", "95", "99"))),
+        click.option("--host"),
+        click.option("--port", type=click.IntRange(1, 65535)),
+        click.option("--user"),
+        click.option("--python", help="The Python to run on the device."),
+        click.option("--identity", help="SSH identity file."),
+        click.option("--calibration", "calibration_ratio", type=click.FloatRange(min=0),
+                     help="Device latency / this machine's, measured on reference models."),
+        click.option("--calibration-error", "calibration_error", type=click.FloatRange(min=0)),
+        click.option("--description"),
+    ]  # fmt: skip
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _changes(options: dict[str, Any]) -> dict[str, Any]:
+    """Profile fields from command-line options (only those given)."""
+    from core.bench.profiles import parse_dims
+
+    changes = {key: value for key, value in options.items() if value is not None}
+    for key in ("cores", "batch_sizes"):
+        if key in changes:
+            changes[key] = _numbers(changes[key])
+    if "providers" in changes:
+        changes["providers"] = _names(changes["providers"])
+    if "percentile" in changes:
+        changes["percentile"] = int(changes["percentile"])
+    dim_values = changes.pop("dim_values", ())
+    if dim_values:
+        changes["dims"], changes["axis_dims"] = parse_dims(list(dim_values))
+    return changes
+
+
+@cli.group()
+def profile() -> None:
+    """Hardware profiles to benchmark under (built-in local ones, or your own)."""
+
+
+@profile.command("add")
+@click.argument("name")
+@_profile_options
+@json_option
+@click.pass_obj
+def profile_add(state: CliState, name: str, as_json: bool, **options: Any) -> None:
+    """Add profile NAME (--kind local, the default, or ssh with --host)."""
+    from core.bench.profiles import Profile, add_profile
+
+    changes = _changes(options)
+    changes.setdefault("kind", "local")
+    added = add_profile(state.catalog(), Profile(name=name, **changes))
+    if as_json:
+        echo_json(added.to_dict())
+    else:
+        click.echo(f"added profile {added.name} ({added.kind})")
+
+
+@profile.command("edit")
+@click.argument("name")
+@_profile_options
+@json_option
+@click.pass_obj
+def profile_edit(state: CliState, name: str, as_json: bool, **options: Any) -> None:
+    """Change the given fields of profile NAME."""
+    from core.bench.profiles import edit_profile
+
+    edited = edit_profile(state.catalog(), name, **_changes(options))
+    if as_json:
+        echo_json(edited.to_dict())
+    else:
+        click.echo(f"edited profile {edited.name}")
+
+
+@profile.command("list")
+@json_option
+@click.pass_obj
+def profile_list(state: CliState, as_json: bool) -> None:
+    """List the profiles, built-in ones first."""
+    from core.bench.profiles import list_profiles
+
+    profiles = list_profiles(state.catalog())
+    if as_json:
+        echo_json([p.to_dict() for p in profiles])
+        return
+    echo_table(
+        ["name", "kind", "threads", "cores", "memory", "budget", "where"],
+        [
+            (
+                p.name + (" (built in)" if p.builtin else ""),
+                p.kind,
+                p.intra_threads or "default",
+                ",".join(map(str, p.cores)) or "any",
+                f"{p.memory_mb} MB" if p.memory_mb else "-",
+                f"p{p.percentile} <= {p.budget_ms:g} ms" if p.budget_ms else "-",
+                p.host or "this machine",
+            )
+            for p in profiles
+        ],
+    )
+
+
+@profile.command("show")
+@click.argument("name")
+@json_option
+@click.pass_obj
+def profile_show(state: CliState, name: str, as_json: bool) -> None:
+    """Show every field of profile NAME."""
+    from core.bench.profiles import get_profile
+
+    found = get_profile(state.catalog(), name).to_dict()
+    if as_json:
+        echo_json(found)
+        return
+    echo_table(["field", "value"], [(key, str(value)) for key, value in found.items()])
+
+
+@profile.command("remove")
+@click.argument("name")
+@click.pass_obj
+def profile_remove(state: CliState, name: str) -> None:
+    """Remove profile NAME (its past runs keep their settings)."""
+    from core.bench.profiles import remove_profile
+
+    remove_profile(state.catalog(), name)
+    click.echo(f"removed profile {name}")
+
+
+@cli.command("bench")
+@click.argument("model_ref", metavar="MODEL@V")
+@click.option("--profile", "profiles", multiple=True, required=True, help="Profile name (repeat).")
+@click.option("--iterations", type=click.IntRange(min=1), help="Override the profiles' count.")
+@click.option("--dim", "dim_values", multiple=True, metavar="NAME=VALUE|INPUT:AXIS=VALUE",
+              help="Value of a symbolic dim, or of any dynamic axis of an input.")  # fmt: skip
+@json_option
+@click.pass_obj
+def bench_command(
+    state: CliState,
+    model_ref: str,
+    profiles: tuple[str, ...],
+    iterations: int | None,
+    dim_values: tuple[str, ...],
+    as_json: bool,
+) -> int:
+    """Benchmark MODEL@V under each profile; exit 1 when a budget is exceeded or a run fails."""
+    from core.bench.profiles import parse_dims
+    from core.bench.run import bench
+
+    dims, axis_dims = parse_dims(list(dim_values))
+    with progress_bar(f"benchmarking {model_ref}") as progress:
+        runs = bench(
+            state.catalog(),
+            model_ref,
+            list(profiles),
+            iterations=iterations,
+            dims=dims,
+            axis_dims=axis_dims,
+            progress=progress,
+        )
+    failed = any(run.status != "ok" or run.passed is False for run in runs)
+    if as_json:
+        echo_json({run.profile: run.to_dict() for run in runs})
+        return EXIT_CHECK_FAILED if failed else 0
+    rows = []
+    for run in runs:
+        s = run.summary
+        verdict = {True: "pass", False: "FAIL", None: "-"}[run.passed]
+        if run.status != "ok":
+            rows.append((run.profile, run.status, "", "", "", "", "", run.error or ""))
+            continue
+        at_budget = s["p{}_ms".format(s["percentile"])]
+        rows.append((
+            run.profile, run.status, f"{s['load_ms']:.1f}", f"{s['p50_ms']:.3f}",
+            f"{at_budget:.3f}", f"{s['throughput_per_s']:.1f}",
+            f"{s['peak_rss_mb']:.0f}" if s.get("peak_rss_mb") else "-", verdict,
+        ))  # fmt: skip
+    echo_table(
+        ["profile", "status", "load ms", "p50 ms", "budget pct ms", "per s", "peak MB", "budget"],
+        rows,
+    )
+    return EXIT_CHECK_FAILED if failed else 0
+
+
+@cli.group()
+def agent() -> None:
+    """The benchmark agent that runs on devices."""
+
+
+@agent.command("install")
+@click.argument("profile_name", metavar="HOST-PROFILE")
+@click.pass_obj
+def agent_install(state: CliState, profile_name: str) -> None:
+    """Copy agent.py to the device of ssh profile HOST-PROFILE."""
+    from core.bench.profiles import get_profile
+    from core.bench.ssh import install_agent
+
+    where = install_agent(get_profile(state.catalog(), profile_name))
+    click.echo(f"installed the agent at {where}")

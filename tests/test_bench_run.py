@@ -1,0 +1,128 @@
+"""Profiles as catalog records, ``bench`` runs recorded, and the CLI over them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.bench.profiles import (
+    BUILTIN_PROFILES,
+    Profile,
+    add_profile,
+    edit_profile,
+    get_profile,
+    list_profiles,
+    parse_dims,
+    remove_profile,
+)
+from core.bench.run import bench, list_runs
+from core.catalog.maintenance import check_catalog
+from core.errors import BadInputError, NotFoundError
+from core.models.importer import import_model
+
+from helpers import catalog_snapshot
+
+
+def test_profiles_are_added_edited_listed_and_removed_through_the_audit(demo):
+    add_profile(demo, Profile("pi", intra_threads=4, cores=(0, 1), budget_ms=5.0, memory_mb=900))
+    edited = edit_profile(demo, "pi", iterations=50, dims={"sequence": 128})
+    assert edited.iterations == 50 and edited.dims == {"sequence": 128}
+    assert get_profile(demo, "pi") == edited
+    names = [p.name for p in list_profiles(demo)]
+    assert names[: len(BUILTIN_PROFILES)] == list(BUILTIN_PROFILES) and "pi" in names
+    actions = [row["action"] for row in demo.query("SELECT action FROM audit WHERE subject = 'pi'")]
+    assert actions == ["profile.add", "profile.edit"]
+    remove_profile(demo, "pi")
+    with pytest.raises(NotFoundError, match="no profile 'pi'"):
+        get_profile(demo, "pi")
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        (Profile("Bad Name"), "a name of lowercase"),
+        (Profile("x", kind="ssh"), "a host for an ssh profile"),
+        (Profile("x", batch_sizes=(0,)), "batch sizes"),
+        (Profile("x", percentile=97), "percentile"),
+        (Profile("local-1-thread"), "built in"),
+    ],
+)
+def test_bad_profiles_are_refused_and_change_nothing(demo, profile, message):
+    before = catalog_snapshot(demo.path)
+    with pytest.raises(BadInputError, match=message):
+        add_profile(demo, profile)
+    assert catalog_snapshot(demo.path) == before
+
+
+def test_dims_name_a_symbolic_dim_or_any_axis():
+    assert parse_dims(["batch=8", "image:2=224", "sequence=16"]) == (
+        {"batch": 8, "sequence": 16},
+        {"image:2": 224},
+    )
+    with pytest.raises(BadInputError, match="NAME=VALUE or INPUT:AXIS=VALUE"):
+        parse_dims(["sequence"])
+
+
+def test_a_bench_run_is_recorded_with_settings_device_and_results(demo):
+    add_profile(demo, Profile("tight", intra_threads=1, cores=(0,), budget_ms=1e-6,
+                              iterations=20, warmup=2, batch_sizes=(1, 8)))  # fmt: skip
+    runs = bench(demo, "digits@2", ["local-1-thread", "tight"], iterations=30)
+    first, tight = runs
+    assert first.status == "ok" and first.passed is None  # no budget in that profile
+    assert first.summary["p50_ms"] > 0 and first.summary["load_ms"] > 0
+    assert first.settings["iterations"] == 30 and first.device["usable_cores"] == 1
+    assert len(first.results["batches"][0]["latencies_ms"]) == 30
+    assert tight.passed is False  # nothing runs in a picosecond
+    assert [b["batch"] for b in tight.summary["batches"]] == [1, 8]
+    stored = list_runs(demo, "digits@2")
+    assert [r.profile for r in stored] == ["tight", "local-1-thread"]
+    assert stored[1].summary == first.summary
+    assert check_catalog(demo).ok  # the results blobs are referenced and intact
+
+
+def test_a_memory_budget_exceeded_is_a_failed_run_not_a_crash(demo):
+    add_profile(demo, Profile("tiny", memory_mb=1, iterations=5, warmup=0))
+    (run,) = bench(demo, "digits@2", ["tiny"])
+    assert run.status == "over-budget" and run.passed is False
+    assert "exceeds the profile's budget of 1 MB" in run.error
+
+
+def test_missing_dims_are_named_and_nothing_is_stored(demo, model_file):
+    import_model(demo, model_file("multi_io"), name="multi")
+    before = catalog_snapshot(demo.path)
+    with pytest.raises(BadInputError, match=r"positions:1.*image:2.*image:3"):
+        bench(demo, "multi@1", ["local-1-thread"], dims={"sequence": 8})
+    assert catalog_snapshot(demo.path) == before
+    (run,) = bench(
+        demo,
+        "multi@1",
+        ["local-1-thread"],
+        iterations=5,
+        dims={"sequence": 8},
+        axis_dims={"positions:1": 3, "image:2": 4, "image:3": 4},
+    )
+    assert run.status == "ok"
+
+
+def test_the_bench_command_prints_the_figures_and_exits_1_over_budget(demo, run_cli):
+    ok = run_cli("--catalog", demo.path, "bench", "digits@2", "--profile", "local-1-thread",
+                 "--iterations", "10", "--json")  # fmt: skip
+    assert ok.code == 0, ok.err
+    figures = json.loads(ok.out)["local-1-thread"]
+    for key in ("load_ms", "first_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms",
+                "throughput_per_s", "peak_rss_mb"):  # fmt: skip
+        assert isinstance(figures[key], float) and figures[key] > 0
+    added = run_cli("--catalog", demo.path, "profile", "add", "strict", "--threads", "1",
+                    "--budget-ms", "0.000001", "--iterations", "5")  # fmt: skip
+    assert added.code == 0, added.err
+    over = run_cli("--catalog", demo.path, "bench", "digits@2", "--profile", "strict")
+    assert over.code == 1 and "FAIL" in over.out
+    shown = run_cli("--catalog", demo.path, "profile", "show", "strict", "--json")
+    assert json.loads(shown.out)["budget_ms"] == 1e-6
+    lacking = run_cli("--catalog", demo.path, "profile", "add", "gpu", "--providers",
+                      "CUDAExecutionProvider", "--iterations", "3")  # fmt: skip
+    assert lacking.code == 0
+    refused = run_cli("--catalog", demo.path, "bench", "digits@2", "--profile", "gpu")
+    assert refused.code == 2 and "lacks CUDAExecutionProvider; it has" in refused.err
+    assert refused.err.count("\n") == 1
