@@ -75,6 +75,12 @@ def take_screenshots(catalog_path: Path, out: Path) -> list[Path]:
         while window.runner.active or page.explain.view is None:
             app.processEvents()
         shoot("model_version_explain")
+        page.tabs.setCurrentWidget(page.bench)
+        page.bench.matrix.setCurrentCell(0, 0)
+        page.bench.run_selected()
+        while window.runner.active or page.bench.pending:
+            app.processEvents()
+        shoot("model_version_bench")
         page.tabs.setCurrentIndex(0)
     if datasets:
         name = datasets[0]

@@ -17,12 +17,13 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.bench import agent as agent_module
-from core.errors import ModelDeskError
+from core.errors import Cancelled, ModelDeskError
 
 __all__ = [
     "AgentClient",
@@ -118,9 +119,15 @@ class AgentClient:
                 return
 
     def request(
-        self, message: dict[str, Any], timeout: float = REQUEST_TIMEOUT_S
+        self,
+        message: dict[str, Any],
+        timeout: float = REQUEST_TIMEOUT_S,
+        cancel: threading.Event | None = None,
     ) -> dict[str, Any]:
-        """Send one request and return its checked reply (raises on error replies)."""
+        """Send one request and return its checked reply (raises on error replies).
+
+        A set ``cancel`` stops the agent at once and raises ``Cancelled``.
+        """
         if self.process is None or self.process.stdin is None:
             raise AgentError("start", f"{self.name}: the agent is not running")
         self._next_id += 1
@@ -133,19 +140,33 @@ class AgentClient:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._died() from None
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            self.stop(kill=True)
-            raise AgentTimeout(
-                f"{self.name}: no answer to {message['type']} within {timeout:.0f} s; agent stopped"
-            ) from None
+        line = self._wait(message, timeout, cancel)
         if not line:
             raise self._died()
         reply = self._parse(line, message)
         if reply["type"] == "error":
             raise AgentError(str(reply.get("kind", "error")), f"{self.name}: {reply.get('error')}")
         return reply
+
+    def _wait(
+        self, message: dict[str, Any], timeout: float, cancel: threading.Event | None
+    ) -> bytes:
+        deadline = time.monotonic() + timeout
+        while True:
+            if cancel is not None and cancel.is_set():
+                self.stop(kill=True)
+                raise Cancelled(f"{self.name}: {message['type']} cancelled; agent stopped")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stop(kill=True)
+                raise AgentTimeout(
+                    f"{self.name}: no answer to {message['type']} within {timeout:.0f} s; "
+                    "agent stopped"
+                )
+            try:
+                return self._lines.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                continue
 
     def _parse(self, line: bytes, message: dict[str, Any]) -> dict[str, Any]:
         if len(line) > agent_module.MAX_MESSAGE_BYTES:
@@ -216,9 +237,16 @@ class AgentClient:
                         raise ProtocolError(f"{self.name}: the model was not stored")
                     return True
 
-    def run(self, sha256: str, settings: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def run(
+        self,
+        sha256: str,
+        settings: dict[str, Any],
+        timeout: float,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
         """Benchmark a model already on the device; returns checked results."""
-        reply = self.request({"type": "run", "sha256": sha256, "settings": settings}, timeout)
+        message = {"type": "run", "sha256": sha256, "settings": settings}
+        reply = self.request(message, timeout, cancel)
         results = reply.get("results")
         if not isinstance(results, dict):
             raise ProtocolError(f"{self.name}: run reply without results")

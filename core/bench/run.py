@@ -24,7 +24,7 @@ from core.errors import BadInputError
 from core.models.registry import ModelVersion, get_model_version
 from core.progress import ProgressCallback, Stage, check_cancel, no_progress
 
-__all__ = ["BenchRun", "bench", "list_runs"]
+__all__ = ["BenchRun", "bench", "history", "latest_matrix", "list_runs", "run_results"]
 
 RUN_TIMEOUT_S = 600.0
 SUMMARY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")
@@ -147,7 +147,7 @@ def bench(
         check_cancel(cancel, f"benchmarking {model.ref}")
         step = Stage(progress, index / len(chosen), (index + 1) / len(chosen))
         settings = profile.agent_settings(iterations=iterations, dims=dims, axis_dims=axis_dims)
-        runs.append(_run_one(catalog, model, path, profile, settings, timeout, step))
+        runs.append(_run_one(catalog, model, path, profile, settings, timeout, step, cancel))
     return runs
 
 
@@ -159,6 +159,7 @@ def _run_one(
     settings: dict[str, Any],
     timeout: float,
     progress: ProgressCallback,
+    cancel: threading.Event | None,
 ) -> BenchRun:
     progress(0, 3, f"starting the agent for {profile.name}")
     client = _client(profile)
@@ -168,14 +169,14 @@ def _run_one(
         progress(1, 3, f"sending {model.ref}")
         client.put_model(path, model.sha256)
         progress(2, 3, f"running {model.ref} under {profile.name}")
-        results = client.run(model.sha256, settings, timeout)
+        results = client.run(model.sha256, settings, timeout, cancel)
     except AgentError as failure:
         if failure.kind in _REFUSALS:
             raise BadInputError(str(failure)) from None
         status = failure.kind if failure.kind in ("crashed", "timeout", "protocol") else "failed"
         error = str(failure)
     finally:
-        client.stop(kill=status != "ok")
+        client.stop(kill=status != "ok" or (cancel is not None and cancel.is_set()))
     summary: dict[str, Any] = {}
     if results is not None:
         summary = _summary(profile, results)
@@ -233,8 +234,13 @@ def _record(
                     stored_settings, tx.at, results)  # fmt: skip
 
 
-def list_runs(catalog: Catalog, model_ref: str | None = None) -> list[BenchRun]:
-    """Recorded runs (of one model version, or all), newest first; without full results."""
+def list_runs(
+    catalog: Catalog, model_ref: str | None = None, *, model_name: str | None = None
+) -> list[BenchRun]:
+    """Recorded runs (of one model version, one model, or all), newest first.
+
+    Without their full results: :func:`run_results` reads those.
+    """
     sql = (
         "SELECT r.*, m.name || '@' || v.version AS ref FROM bench_run r "
         "JOIN model_version v ON v.id = r.model_version_id JOIN model m ON m.id = v.model_id"
@@ -244,6 +250,9 @@ def list_runs(catalog: Catalog, model_ref: str | None = None) -> list[BenchRun]:
         model = get_model_version(catalog, model_ref)
         sql += " WHERE r.model_version_id = ?"
         params = (model.id,)
+    elif model_name is not None:
+        sql += " WHERE m.name = ?"
+        params = (model_name,)
     rows = catalog.query(sql + " ORDER BY r.id DESC", params)
     return [
         BenchRun(
@@ -259,3 +268,29 @@ def list_runs(catalog: Catalog, model_ref: str | None = None) -> list[BenchRun]:
         )
         for row in rows
     ]
+
+
+def run_results(catalog: Catalog, run_id: int) -> dict[str, Any] | None:
+    """A run's full results (latencies per batch, the ORT profile), or None if it failed."""
+    rows = catalog.query("SELECT results_sha256 FROM bench_run WHERE id = ?", (run_id,))
+    if not rows or rows[0]["results_sha256"] is None:
+        return None
+    return json.loads(catalog.blobs.read_bytes(rows[0]["results_sha256"]))
+
+
+def latest_matrix(catalog: Catalog, model_name: str) -> dict[tuple[str, str], BenchRun]:
+    """The newest run of each (model version, profile) of one model, keyed by (ref, profile)."""
+    latest: dict[tuple[str, str], BenchRun] = {}
+    for run in list_runs(catalog, None, model_name=model_name):
+        latest.setdefault((run.model, run.profile), run)
+    return latest
+
+
+def history(catalog: Catalog, model_name: str) -> dict[str, list[tuple[int, float]]]:
+    """Per profile, (version, p95 ms) of the newest successful run of each version."""
+    lines: dict[str, dict[int, float]] = {}
+    for (ref, profile), run in latest_matrix(catalog, model_name).items():
+        if run.status == "ok" and "p95_ms" in run.summary:
+            version = int(ref.rsplit("@", 1)[1])
+            lines.setdefault(profile, {})[version] = float(run.summary["p95_ms"])
+    return {profile: sorted(points.items()) for profile, points in sorted(lines.items())}

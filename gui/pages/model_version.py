@@ -23,6 +23,7 @@ from core.models.compare import compare_versions
 from core.models.contract import format_shape
 from core.models.registry import ModelVersion, get_model_version, update_model_version
 from gui.context import AppContext
+from gui.pages.bench_view import BenchView
 from gui.pages.debug_view import DebugView
 from gui.pages.explain_view import ExplainView
 from gui.widgets.editors import MarkdownEditor, TagEditor
@@ -89,7 +90,9 @@ class ModelVersionPage(QWidget):
         self.tabs.addTab(self.io_table, "Inputs && outputs")
 
         self.op_chart = BarChart("Operators by count", self)
-        self.op_table = DataTable(["op", "count"], self, filter_hint="Filter ops")
+        self.op_table = DataTable(
+            ["op", "count", "time (µs, latest bench)"], self, filter_hint="Filter ops"
+        )
         ops = QWidget(self)
         ops_layout = QVBoxLayout(ops)
         ops_layout.addWidget(self.op_chart, 3)
@@ -112,6 +115,8 @@ class ModelVersionPage(QWidget):
         self.tabs.addTab(self.debug, "Debug")
         self.explain = ExplainView(context, self)
         self.tabs.addTab(self.explain, "Explain")
+        self.bench = BenchView(context, self)
+        self.tabs.addTab(self.bench, "Bench")
         self.debug.row_chosen.connect(self._explain_row)
 
         layout = QVBoxLayout(self)
@@ -197,7 +202,9 @@ class ModelVersionPage(QWidget):
         self.op_chart.set_bars(
             [op for op, _ in ops], [count for _, count in ops], value_axis="nodes"
         )
-        self.op_table.set_rows([[op, count] for op, count in ops])
+        self.bench.set_model(version.name, version.ref)
+        times = self.bench.op_times(version.ref)
+        self.op_table.set_rows([[op, count, times.get(op, "")] for op, count in ops])
         self.metadata.set_rows(
             [
                 [

@@ -1,0 +1,292 @@
+"""The Bench tab: a model's versions x hardware profiles, their runs and what they measured.
+
+The matrix shows the newest run of each version under each profile (p-budget latency
+and a pass/fail badge); selecting cells and pressing Run benchmarks each as its own job,
+with progress and cancel. A selected run shows its latency distribution, its budget
+verdict and the slowest op types and nodes with the execution provider that ran them;
+the history plot shows the budget percentile across versions per profile, so a
+regression shows as a rise.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.bench.profiles import list_profiles
+from core.bench.run import BenchRun, bench, history, latest_matrix, run_results
+from core.catalog.browse import list_versions
+from gui.context import AppContext
+from gui.widgets.plots import ChartFrame
+from gui.widgets.table import DataTable
+
+__all__ = ["BenchView"]
+
+PASS, FAIL = QColor("#2e7d32"), QColor("#c62828")
+
+
+class BenchView(QWidget):
+    """Run and read benchmarks of one model's versions under the catalog's profiles."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.model_name: str | None = None
+        self.versions: list[str] = []
+        self.profiles: list[str] = []
+        self.runs: dict[tuple[str, str], BenchRun] = {}
+        self.shown: BenchRun | None = None
+        self.pending: set[tuple[str, str]] = set()
+
+        self.matrix = QTableWidget(self)
+        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.cellClicked.connect(self._cell_clicked)
+        self.run_button = QPushButton("Run selected", self)
+        self.run_button.setToolTip("Benchmark each selected version x profile (one job each)")
+        self.run_button.clicked.connect(self.run_selected)
+        self.status = QLabel(self)
+        self.badge = QLabel(self)
+        self.badge.setTextFormat(Qt.TextFormat.RichText)
+        self.badge.setWordWrap(True)  # a long verdict must not widen the page
+        self.distribution = ChartFrame("Latency distribution", self)
+        self.distribution.plot.setLabel("bottom", "latency (ms)")
+        self.distribution.plot.setLabel("left", "iterations")
+        self.trend = ChartFrame("Budget percentile across versions", self)
+        self.trend.plot.setLabel("bottom", "model version")
+        self.trend.plot.setLabel("left", "latency (ms)")
+        self.trend.plot.addLegend(offset=(-10, 10))
+        self.ops = DataTable(["op", "nodes", "time (µs)", "share", "providers"], self)
+        self.nodes = DataTable(["node", "op", "time (µs)", "provider"], self)
+
+        top = QHBoxLayout()
+        top.addWidget(self.run_button)
+        top.addWidget(self.status, 1)
+        details = QTabWidget(self)
+        details.addTab(self.ops, "Op types")
+        details.addTab(self.nodes, "Slowest nodes")
+        right = QSplitter(Qt.Orientation.Vertical, self)
+        right.addWidget(self.distribution)
+        right.addWidget(details)
+        left_box = QWidget(self)
+        left = QVBoxLayout(left_box)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addLayout(top)
+        left.addWidget(self.matrix, 2)
+        left.addWidget(self.badge)
+        left.addWidget(self.trend, 2)
+        body = QSplitter(Qt.Orientation.Horizontal, self)
+        body.addWidget(left_box)
+        body.addWidget(right)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(body, 1)
+
+    # -- the matrix -----------------------------------------------------------------
+    def set_model(self, model_name: str, current_ref: str) -> None:
+        """Show the matrix of ``model_name``'s versions (newest first) x the profiles."""
+        catalog = self.context.catalog
+        self.model_name = model_name
+        self.versions = [v.ref for v in list_versions(catalog, "model", model_name)]
+        self.profiles = [p.name for p in list_profiles(catalog)]
+        self.refresh()
+        if current_ref in self.versions:
+            self.matrix.setCurrentCell(self.versions.index(current_ref), 0)
+
+    def refresh(self) -> None:
+        """Re-read the newest runs and redraw the matrix and the history."""
+        if self.model_name is None:
+            return
+        self.runs = latest_matrix(self.context.catalog, self.model_name)
+        self.matrix.setRowCount(len(self.versions))
+        self.matrix.setColumnCount(len(self.profiles))
+        self.matrix.setVerticalHeaderLabels(self.versions)
+        self.matrix.setHorizontalHeaderLabels(self.profiles)
+        for row, ref in enumerate(self.versions):
+            for column, profile in enumerate(self.profiles):
+                self.matrix.setItem(row, column, self._cell(ref, profile))
+        self.matrix.resizeColumnsToContents()
+        self._draw_history()
+
+    def _cell(self, ref: str, profile: str) -> QTableWidgetItem:
+        run = self.runs.get((ref, profile))
+        if (ref, profile) in self.pending:
+            return QTableWidgetItem("running…")
+        if run is None:
+            return QTableWidgetItem("—")
+        if run.status != "ok":
+            item = QTableWidgetItem(run.status)
+            item.setForeground(QBrush(FAIL))
+            item.setToolTip(run.error or "")
+            return item
+        pct = run.summary.get("percentile", 95)
+        text = f"p{pct} {run.summary[f'p{pct}_ms']:.3g} ms"
+        item = QTableWidgetItem(text + {True: " ✓", False: " ✗", None: ""}[run.passed])
+        if run.passed is not None:
+            item.setForeground(QBrush(PASS if run.passed else FAIL))
+        return item
+
+    def selected_cells(self) -> list[tuple[str, str]]:
+        """(version ref, profile) of every selected cell."""
+        return [
+            (self.versions[index.row()], self.profiles[index.column()])
+            for index in self.matrix.selectedIndexes()
+        ]
+
+    def run_selected(self) -> None:
+        """Benchmark each selected cell as its own job."""
+        for ref, profile in self.selected_cells():
+            if (ref, profile) in self.pending:
+                continue
+            self.pending.add((ref, profile))
+            job = self.context.run(
+                f"benchmarking {ref} under {profile}",
+                bench,
+                on_done=lambda runs, cell=(ref, profile): self._finished(cell, runs),
+                on_error=lambda error, cell=(ref, profile): self._failed(cell, error),
+                key=f"bench:{ref}:{profile}",
+                model_ref=ref,
+                profiles=[profile],
+            )
+            # A cancelled job delivers nothing; its end still frees the cell.
+            job.signals.finished.connect(lambda cell=(ref, profile): self._ended(cell))
+        self.refresh()
+
+    def _ended(self, cell: tuple[str, str]) -> None:
+        if cell in self.pending:
+            self.pending.discard(cell)
+            self.refresh()
+
+    def _finished(self, cell: tuple[str, str], runs: list[BenchRun]) -> None:
+        self.pending.discard(cell)
+        self.refresh()
+        if runs:
+            self.show_run(runs[0])
+
+    def _failed(self, cell: tuple[str, str], error: Any) -> None:
+        self.pending.discard(cell)
+        self.refresh()
+        self.context.error.emit(error)
+
+    # -- one run --------------------------------------------------------------------
+    def _cell_clicked(self, row: int, column: int) -> None:
+        run = self.runs.get((self.versions[row], self.profiles[column]))
+        if run is not None:
+            self.show_run(run)
+
+    def show_run(self, run: BenchRun) -> None:
+        """Show a run's distribution, budget verdict and profile."""
+        self.shown = run
+        summary = run.summary
+        if run.status != "ok":
+            self.badge.setText(
+                f"<b>{html.escape(run.model)} · {html.escape(run.profile)}</b>: "
+                f"<span style='color:{FAIL.name()}'>{html.escape(run.status)}</span> — "
+                f"{html.escape(run.error or '')}"
+            )
+        else:
+            pct = summary.get("percentile", 95)
+            measured = summary[f"p{pct}_ms"]
+            budget = summary.get("budget_ms")
+            verdict = ""
+            if budget:
+                colour = PASS if run.passed else FAIL
+                word = "PASS" if run.passed else "FAIL"
+                verdict = (f" against a budget of {budget:g} ms: <b style='color:"
+                           f"{colour.name()}'>{word}</b>")  # fmt: skip
+            estimate = summary.get("estimated_device_ms")
+            if estimate:
+                verdict += (f"; estimated on the device {estimate['value']:.3g} ms "
+                            f"(± {estimate['relative_error']:.0%}, an estimate)")  # fmt: skip
+            self.badge.setText(
+                f"<b>{html.escape(run.model)} · {html.escape(run.profile)}</b>: "
+                f"p{pct} {measured:.4g} ms{verdict} · load {summary['load_ms']:.1f} ms · "
+                f"first {summary['first_ms']:.2f} ms · "
+                f"peak {summary.get('peak_rss_mb') or 0:.0f} MB"
+                " · percentiles as onnxruntime_perf_test takes them"
+            )
+        results = run_results(self.context.catalog, run.id) if run.status == "ok" else None
+        self.distribution.plot.clear()
+        self.ops.set_rows([])
+        self.nodes.set_rows([])
+        if results is None:
+            return
+        latencies = np.asarray(results["batches"][0]["latencies_ms"], dtype=float)
+        counts, edges = np.histogram(latencies, bins=min(40, max(5, len(latencies) // 5)))
+        self.distribution.plot.addItem(
+            pg.BarGraphItem(
+                x0=edges[:-1],
+                width=np.diff(edges),
+                height=counts,
+                brush=pg.mkBrush("#3b7dd8"),
+                pen=None,
+            )
+        )
+        self.distribution.set_title(
+            f"Latency distribution: {run.profile}, batch {results['batches'][0]['batch']}, "
+            f"{len(latencies)} iterations"
+        )
+        profile = results.get("profile") or {}
+        total = max(profile.get("total_us", 0), 1)
+        self.ops.set_rows(
+            [
+                [
+                    op["op"],
+                    op["nodes"],
+                    op["us"],
+                    f"{op['us'] / total:.0%}",
+                    ", ".join(op["providers"]),
+                ]
+                for op in profile.get("ops", [])
+            ]
+        )
+        self.nodes.set_rows(
+            [[n["node"], n["op"], n["us"], n["provider"]] for n in profile.get("nodes", [])]
+        )
+
+    def _draw_history(self) -> None:
+        plot = self.trend.plot
+        plot.clear()
+        if self.model_name is None:
+            return
+        colours = ["#3b7dd8", "#e07b00", "#2e7d32", "#8e24aa", "#c62828", "#00838f"]
+        lines = history(self.context.catalog, self.model_name)
+        versions = sorted({version for points in lines.values() for version, _ in points})
+        highest = max((p95 for points in lines.values() for _, p95 in points), default=1.0)
+        plot.getAxis("bottom").setTicks([[(v, f"v{v}") for v in versions]])
+        plot.setXRange(min(versions, default=1) - 0.5, max(versions, default=1) + 0.5)
+        plot.setYRange(0, highest * 1.15)
+        for index, (profile, points) in enumerate(
+            history(self.context.catalog, self.model_name).items()
+        ):
+            xs, ys = zip(*points, strict=True)
+            plot.plot(list(xs), list(ys), pen=pg.mkPen(colours[index % len(colours)], width=2),
+                      symbol="o", symbolSize=7, symbolBrush=colours[index % len(colours)],
+                      name=profile)  # fmt: skip
+
+    def op_times(self, ref: str) -> dict[str, int]:
+        """Microseconds per op type from the newest successful run of ``ref``."""
+        newest = [r for (v, _), r in self.runs.items() if v == ref and r.status == "ok"]
+        if not newest:
+            return {}
+        run = max(newest, key=lambda r: r.id)
+        results = run_results(self.context.catalog, run.id) or {}
+        return {op["op"]: op["us"] for op in (results.get("profile") or {}).get("ops", [])}

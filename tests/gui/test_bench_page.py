@@ -1,0 +1,70 @@
+"""The Bench tab: the versions x profiles matrix, runs as jobs, a run's details, cancel."""
+
+from __future__ import annotations
+
+from core.bench.profiles import Profile, add_profile
+from core.bench.run import list_runs
+from gui.navigator import Selection
+
+
+def _bench_tab(window):
+    window.open_selection(Selection("model", "digits", 2))
+    page = window.model_version_page
+    page.tabs.setCurrentWidget(page.bench)
+    return page
+
+
+def test_a_cell_runs_as_a_job_and_shows_its_figures(window, qtbot):
+    add_profile(window.context.catalog, Profile("quick", intra_threads=1, iterations=30,
+                                                warmup=2, budget_ms=1000.0))  # fmt: skip
+    page = _bench_tab(window)
+    bench = page.bench
+    bench.set_model("digits", "digits@2")
+    assert bench.versions == ["digits@2", "digits@1"]
+    assert bench.profiles[-1] == "quick" and bench.matrix.item(0, 0).text() == "—"
+    column = bench.profiles.index("quick")
+    bench.matrix.setCurrentCell(0, column)
+    assert bench.selected_cells() == [("digits@2", "quick")]
+    bench.run_selected()
+    assert bench.matrix.item(0, column).text() == "running…"
+    qtbot.waitUntil(lambda: not bench.pending and bench.shown is not None, timeout=60_000)
+    assert (
+        bench.matrix.item(0, column).text().startswith("p95 ")
+        and "✓" in bench.matrix.item(0, column).text()
+    )
+    assert "PASS" in bench.badge.text() and "onnxruntime_perf_test" in bench.badge.text()
+    assert bench.ops.model.rows and {row[0] for row in bench.ops.model.rows} >= {"MatMul"}
+    assert all(row[3] == "CPUExecutionProvider" for row in bench.nodes.model.rows)
+    assert bench.distribution.title.text().endswith("30 iterations</b>")
+    # The Operators tab gains the time of each op type from the newest run.
+    page.show_version("digits", 2)
+    times = {row[0]: row[2] for row in page.op_table.model.rows}
+    assert isinstance(times["MatMul"], int) and times["MatMul"] >= 0
+    assert list_runs(window.context.catalog, "digits@2")[0].profile == "quick"
+
+
+def test_a_failed_run_shows_as_failed_and_cancel_stores_nothing(window, qtbot):
+    catalog = window.context.catalog
+    add_profile(catalog, Profile("tiny-memory", memory_mb=1, iterations=3, warmup=0))
+    add_profile(
+        catalog, Profile("long", intra_threads=1, iterations=20_000, warmup=0, batch_sizes=(512,))
+    )
+    page = _bench_tab(window)
+    bench = page.bench
+    bench.set_model("digits", "digits@2")
+    bench.matrix.setCurrentCell(0, bench.profiles.index("tiny-memory"))
+    bench.run_selected()
+    qtbot.waitUntil(lambda: not bench.pending, timeout=60_000)
+    assert bench.matrix.item(0, bench.profiles.index("tiny-memory")).text() == "over-budget"
+    assert "over-budget" in bench.badge.text()
+    before = len(list_runs(catalog))
+    bench.matrix.setCurrentCell(1, bench.profiles.index("long"))
+    bench.run_selected()
+    qtbot.waitUntil(lambda: bool(window.runner.active), timeout=5_000)
+    qtbot.wait(1500)  # the agent is up and running the model
+    for job in list(window.runner.active):
+        job.cancel()
+    qtbot.waitUntil(lambda: not window.runner.active, timeout=30_000)
+    assert len(list_runs(catalog)) == before
+    qtbot.waitUntil(lambda: not bench.pending, timeout=5_000)
+    assert bench.matrix.item(1, bench.profiles.index("long")).text() == "—"
