@@ -11,6 +11,7 @@ regression shows as a rise.
 from __future__ import annotations
 
 import html
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -30,11 +31,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.bench.profiles import list_profiles
+from core.bench.profiles import (
+    Profile,
+    add_profile,
+    edit_profile,
+    get_profile,
+    list_profiles,
+    remove_profile,
+)
 from core.bench.run import BenchRun, bench, history, latest_matrix, run_results
 from core.catalog.browse import list_versions
+from core.errors import BadInputError
 from gui.context import AppContext
+from gui.jobs import JobError
 from gui.widgets.plots import ChartFrame
+from gui.widgets.profile_editor import ProfileDialog
 from gui.widgets.table import DataTable
 
 __all__ = ["BenchView"]
@@ -62,6 +73,14 @@ class BenchView(QWidget):
         self.run_button = QPushButton("Run selected", self)
         self.run_button.setToolTip("Benchmark each selected version x profile (one job each)")
         self.run_button.clicked.connect(self.run_selected)
+        self.new_button = QPushButton("New profile…", self)
+        self.new_button.clicked.connect(lambda: self.open_editor(None))
+        self.edit_button = QPushButton("Edit profile…", self)
+        self.edit_button.setToolTip("Edit the current column's profile (a built-in one is copied)")
+        self.edit_button.clicked.connect(lambda: self.open_editor(self.current_profile()))
+        self.remove_button = QPushButton("Remove profile", self)
+        self.remove_button.clicked.connect(self.remove_current_profile)
+        self.editor: ProfileDialog | None = None
         self.status = QLabel(self)
         self.badge = QLabel(self)
         self.badge.setTextFormat(Qt.TextFormat.RichText)
@@ -78,6 +97,9 @@ class BenchView(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.run_button)
+        top.addWidget(self.new_button)
+        top.addWidget(self.edit_button)
+        top.addWidget(self.remove_button)
         top.addWidget(self.status, 1)
         details = QTabWidget(self)
         details.addTab(self.ops, "Op types")
@@ -185,6 +207,61 @@ class BenchView(QWidget):
         self.pending.discard(cell)
         self.refresh()
         self.context.error.emit(error)
+
+    # -- profiles -------------------------------------------------------------------
+    def current_profile(self) -> str | None:
+        """The profile of the current matrix column."""
+        column = self.matrix.currentColumn()
+        return self.profiles[column] if 0 <= column < len(self.profiles) else None
+
+    def open_editor(self, name: str | None) -> ProfileDialog:
+        """Open the profile editor (a built-in profile opens as a copy to save)."""
+        base = get_profile(self.context.catalog, name) if name else None
+        self.editor = ProfileDialog(base, self)
+        self.editor.accepted.connect(self._save_profile)
+        self.editor.open()
+        return self.editor
+
+    def _save_profile(self) -> None:
+        dialog = self.editor
+        if dialog is None:
+            return
+        try:
+            profile = dialog.profile()
+        except BadInputError as error:
+            self.context.error.emit(JobError(str(error), "", True, "BadInputError"))
+            return
+        editing = dialog.editing
+        changes = {
+            f.name: getattr(profile, f.name)
+            for f in fields(Profile)
+            if f.name not in ("name", "builtin")
+        }
+
+        def save(catalog: Any) -> str:
+            if editing:
+                edit_profile(catalog, profile.name, **changes)
+            else:
+                add_profile(catalog, profile)
+            return profile.name
+
+        self.context.run(f"saving profile {profile.name}", save, on_done=self._profiles_changed)
+
+    def remove_current_profile(self) -> None:
+        """Remove the current column's profile (its past runs stay recorded)."""
+        name = self.current_profile()
+        if name is None:
+            return
+
+        def remove(catalog: Any) -> str:
+            remove_profile(catalog, name)
+            return name
+
+        self.context.run(f"removing profile {name}", remove, on_done=self._profiles_changed)
+
+    def _profiles_changed(self, _name: str) -> None:
+        self.profiles = [p.name for p in list_profiles(self.context.catalog)]
+        self.refresh()
 
     # -- one run --------------------------------------------------------------------
     def _cell_clicked(self, row: int, column: int) -> None:

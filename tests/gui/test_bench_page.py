@@ -68,3 +68,45 @@ def test_a_failed_run_shows_as_failed_and_cancel_stores_nothing(window, qtbot):
     assert len(list_runs(catalog)) == before
     qtbot.waitUntil(lambda: not bench.pending, timeout=5_000)
     assert bench.matrix.item(1, bench.profiles.index("long")).text() == "—"
+
+
+def test_profiles_are_added_edited_and_removed_from_the_tab(window, qtbot, demo_path):
+    from core.bench.profiles import get_profile
+
+    from helpers import catalog_snapshot
+
+    page = _bench_tab(window)
+    bench = page.bench
+    bench.set_model("digits", "digits@2")
+    # A built-in profile opens as a copy to save under a new name.
+    bench.matrix.setCurrentCell(0, 0)
+    editor = bench.open_editor(bench.current_profile())
+    assert editor.name.text() == "local-1-thread-copy" and not editor.editing
+    editor.name.setText("pi4")
+    editor.threads.setValue(4)
+    editor.budget.setValue(12.5)
+    editor.dims.setText("sequence=64 image:2=32")
+    editor.accept()
+    qtbot.waitUntil(lambda: "pi4" in bench.profiles, timeout=10_000)
+    saved = get_profile(window.context.catalog, "pi4")
+    assert (saved.intra_threads, saved.budget_ms, saved.cores) == (4, 12.5, (0,))
+    assert saved.dims == {"sequence": 64} and saved.axis_dims == {"image:2": 32}
+    # Editing keeps the name and changes the fields.
+    bench.matrix.setCurrentCell(0, bench.profiles.index("pi4"))
+    editor = bench.open_editor("pi4")
+    assert editor.editing and editor.name.isReadOnly()
+    editor.iterations.setValue(7)
+    editor.accept()
+    qtbot.waitUntil(
+        lambda: get_profile(window.context.catalog, "pi4").iterations == 7, timeout=10_000
+    )
+    # A bad field is a one-line error and changes nothing.
+    before = catalog_snapshot(demo_path)
+    editor = bench.open_editor("pi4")
+    editor.batches.setText("1,x")
+    editor.accept()
+    qtbot.waitUntil(lambda: bool(window.error_boxes), timeout=5_000)
+    assert "comma-separated" in window.error_boxes[-1].text()
+    assert catalog_snapshot(demo_path) == before
+    bench.remove_current_profile()
+    qtbot.waitUntil(lambda: "pi4" not in bench.profiles, timeout=10_000)
