@@ -20,7 +20,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSplitter,
@@ -44,6 +43,7 @@ from core.catalog.browse import list_versions
 from core.errors import BadInputError
 from gui.context import AppContext
 from gui.jobs import JobError
+from gui.widgets.flow import FlowLayout
 from gui.widgets.plots import ChartFrame
 from gui.widgets.profile_editor import ProfileDialog
 from gui.widgets.table import DataTable
@@ -95,12 +95,11 @@ class BenchView(QWidget):
         self.ops = DataTable(["op", "nodes", "time (µs)", "share", "providers"], self)
         self.nodes = DataTable(["node", "op", "time (µs)", "provider"], self)
 
-        top = QHBoxLayout()
-        top.addWidget(self.run_button)
-        top.addWidget(self.new_button)
-        top.addWidget(self.edit_button)
-        top.addWidget(self.remove_button)
-        top.addWidget(self.status, 1)
+        # Buttons wrap onto a second line in a narrow window rather than widen the page.
+        top = FlowLayout()
+        for button in (self.run_button, self.new_button, self.edit_button, self.remove_button):
+            top.addWidget(button)
+        self.status.setWordWrap(True)
         details = QTabWidget(self)
         details.addTab(self.ops, "Op types")
         details.addTab(self.nodes, "Slowest nodes")
@@ -111,6 +110,7 @@ class BenchView(QWidget):
         left = QVBoxLayout(left_box)
         left.setContentsMargins(0, 0, 0, 0)
         left.addLayout(top)
+        left.addWidget(self.status)
         left.addWidget(self.matrix, 2)
         left.addWidget(self.badge)
         left.addWidget(self.trend, 2)
