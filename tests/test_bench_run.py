@@ -126,3 +126,20 @@ def test_the_bench_command_prints_the_figures_and_exits_1_over_budget(demo, run_
     refused = run_cli("--catalog", demo.path, "bench", "digits@2", "--profile", "gpu")
     assert refused.code == 2 and "lacks CUDAExecutionProvider; it has" in refused.err
     assert refused.err.count("\n") == 1
+
+
+def test_unresolved_dims_follow_the_agents_rule(demo, model_file):
+    from core.bench.profiles import unresolved_dims
+    from core.models.registry import get_model_version
+
+    import_model(demo, model_file("multi_io"), name="multi")
+    inputs = get_model_version(demo, "multi@1").inputs
+    assert unresolved_dims(inputs, {}, {}) == [
+        ("tokens:1", "sequence"),
+        ("positions:1", None),
+        ("image:2", None),
+        ("image:3", None),
+    ]
+    assert unresolved_dims(inputs, {"sequence": 4}, {"positions:1": 2, "image:2": 8}) == [
+        ("image:3", None)
+    ]

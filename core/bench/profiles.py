@@ -27,6 +27,7 @@ __all__ = [
     "list_profiles",
     "parse_dims",
     "remove_profile",
+    "unresolved_dims",
 ]
 
 KINDS = ("local", "ssh")
@@ -146,6 +147,35 @@ def parse_dims(values: list[str]) -> tuple[dict[str, int], dict[str, int]]:
         else:
             dims[key] = value
     return dims, axis_dims
+
+
+def unresolved_dims(
+    inputs: list[dict[str, Any]], dims: dict[str, int], axis_dims: dict[str, int]
+) -> list[tuple[str, str | None]]:
+    """Dynamic axes the agent could not size: ``(INPUT:AXIS, symbolic name or None)``.
+
+    Mirrors the agent's rule: a fixed size, a ``dims`` value for a symbolic name or an
+    ``axis_dims`` value for the axis resolves it, and a dynamic first axis is the batch.
+    A symbolic name is listed once, at its first axis.
+    """
+    missing, seen = [], set()
+    for item in inputs:
+        if item.get("kind", "tensor") != "tensor":
+            continue
+        for axis, dim in enumerate(item.get("shape") or []):
+            key = f"{item['name']}:{axis}"
+            resolved = (
+                key in axis_dims
+                or (isinstance(dim, int) and dim >= 0)
+                or (isinstance(dim, str) and dim in dims)
+                or axis == 0
+            )
+            if resolved or (isinstance(dim, str) and dim in seen):
+                continue
+            if isinstance(dim, str):
+                seen.add(dim)
+            missing.append((key, dim if isinstance(dim, str) else None))
+    return missing
 
 
 def _checked(profile: Profile) -> Profile:

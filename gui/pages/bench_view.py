@@ -14,12 +14,11 @@ import html
 from dataclasses import fields
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QInputDialog,
     QLabel,
     QPushButton,
     QSplitter,
@@ -37,12 +36,15 @@ from core.bench.profiles import (
     get_profile,
     list_profiles,
     remove_profile,
+    unresolved_dims,
 )
 from core.bench.run import BenchRun, bench, history, latest_matrix, run_results
 from core.catalog.browse import list_versions
 from core.errors import BadInputError
+from core.models.registry import get_model_version
 from gui.context import AppContext
 from gui.jobs import JobError
+from gui.widgets.bench_charts import profile_tables, show_histogram, show_trend
 from gui.widgets.flow import FlowLayout
 from gui.widgets.plots import ChartFrame
 from gui.widgets.profile_editor import ProfileDialog
@@ -65,6 +67,9 @@ class BenchView(QWidget):
         self.runs: dict[tuple[str, str], BenchRun] = {}
         self.shown: BenchRun | None = None
         self.pending: set[tuple[str, str]] = set()
+        # Sizes the user gave for dynamic axes, kept for this page's later runs.
+        self.dims: dict[str, int] = {}
+        self.axis_dims: dict[str, int] = {}
 
         self.matrix = QTableWidget(self)
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -173,10 +178,36 @@ class BenchView(QWidget):
             for index in self.matrix.selectedIndexes()
         ]
 
+    def ask_dim(self, label: str) -> int | None:
+        """Ask for the size of one dynamic axis (None: the user declined)."""
+        value, ok = QInputDialog.getInt(self, "Dynamic dimension", label, 1, 1, 1 << 24)
+        return value if ok else None
+
+    def _dims_for(self, ref: str, profile_name: str) -> tuple[dict, dict] | None:
+        """Values for the dynamic axes neither the model nor the profile sizes, asked for."""
+        profile = get_profile(self.context.catalog, profile_name)
+        model = get_model_version(self.context.catalog, ref)
+        dims = {**profile.dims, **self.dims}
+        axis_dims = {**profile.axis_dims, **self.axis_dims}
+        for key, name in unresolved_dims(model.inputs, dims, axis_dims):
+            label = f"{ref}: size of dim '{name}' ({key})" if name else f"{ref}: size of {key}"
+            value = self.ask_dim(label)
+            if value is None:
+                return None
+            if name:
+                self.dims[name] = dims[name] = value
+            else:
+                self.axis_dims[key] = axis_dims[key] = value
+        return dims, axis_dims
+
     def run_selected(self) -> None:
-        """Benchmark each selected cell as its own job."""
+        """Benchmark each selected cell as its own job (asking for unsized dims first)."""
         for ref, profile in self.selected_cells():
             if (ref, profile) in self.pending:
+                continue
+            sizes = self._dims_for(ref, profile)
+            if sizes is None:
+                self.status.setText("not run: a dynamic dimension has no value")
                 continue
             self.pending.add((ref, profile))
             job = self.context.run(
@@ -187,6 +218,8 @@ class BenchView(QWidget):
                 key=f"bench:{ref}:{profile}",
                 model_ref=ref,
                 profiles=[profile],
+                dims=sizes[0],
+                axis_dims=sizes[1],
             )
             # A cancelled job delivers nothing; its end still frees the cell.
             job.signals.finished.connect(lambda cell=(ref, profile): self._ended(cell))
@@ -306,58 +339,20 @@ class BenchView(QWidget):
         self.nodes.set_rows([])
         if results is None:
             return
-        latencies = np.asarray(results["batches"][0]["latencies_ms"], dtype=float)
-        counts, edges = np.histogram(latencies, bins=min(40, max(5, len(latencies) // 5)))
-        self.distribution.plot.addItem(
-            pg.BarGraphItem(
-                x0=edges[:-1],
-                width=np.diff(edges),
-                height=counts,
-                brush=pg.mkBrush("#3b7dd8"),
-                pen=None,
-            )
+        first = results["batches"][0]
+        show_histogram(
+            self.distribution,
+            first["latencies_ms"],
+            f"Latency distribution: {run.profile}, batch {first['batch']}, "
+            f"{len(first['latencies_ms'])} iterations",
         )
-        self.distribution.set_title(
-            f"Latency distribution: {run.profile}, batch {results['batches'][0]['batch']}, "
-            f"{len(latencies)} iterations"
-        )
-        profile = results.get("profile") or {}
-        total = max(profile.get("total_us", 0), 1)
-        self.ops.set_rows(
-            [
-                [
-                    op["op"],
-                    op["nodes"],
-                    op["us"],
-                    f"{op['us'] / total:.0%}",
-                    ", ".join(op["providers"]),
-                ]
-                for op in profile.get("ops", [])
-            ]
-        )
-        self.nodes.set_rows(
-            [[n["node"], n["op"], n["us"], n["provider"]] for n in profile.get("nodes", [])]
-        )
+        ops, nodes = profile_tables(results.get("profile") or {})
+        self.ops.set_rows(ops)
+        self.nodes.set_rows(nodes)
 
     def _draw_history(self) -> None:
-        plot = self.trend.plot
-        plot.clear()
-        if self.model_name is None:
-            return
-        colours = ["#3b7dd8", "#e07b00", "#2e7d32", "#8e24aa", "#c62828", "#00838f"]
-        lines = history(self.context.catalog, self.model_name)
-        versions = sorted({version for points in lines.values() for version, _ in points})
-        highest = max((p95 for points in lines.values() for _, p95 in points), default=1.0)
-        plot.getAxis("bottom").setTicks([[(v, f"v{v}") for v in versions]])
-        plot.setXRange(min(versions, default=1) - 0.5, max(versions, default=1) + 0.5)
-        plot.setYRange(0, highest * 1.15)
-        for index, (profile, points) in enumerate(
-            history(self.context.catalog, self.model_name).items()
-        ):
-            xs, ys = zip(*points, strict=True)
-            plot.plot(list(xs), list(ys), pen=pg.mkPen(colours[index % len(colours)], width=2),
-                      symbol="o", symbolSize=7, symbolBrush=colours[index % len(colours)],
-                      name=profile)  # fmt: skip
+        if self.model_name is not None:
+            show_trend(self.trend, history(self.context.catalog, self.model_name))
 
     def op_times(self, ref: str) -> dict[str, int]:
         """Microseconds per op type from the newest successful run of ``ref``."""

@@ -110,3 +110,37 @@ def test_profiles_are_added_edited_and_removed_from_the_tab(window, qtbot, demo_
     assert catalog_snapshot(demo_path) == before
     bench.remove_current_profile()
     qtbot.waitUntil(lambda: "pi4" not in bench.profiles, timeout=10_000)
+
+
+def test_unsized_dynamic_dims_are_asked_for_before_a_run(window, qtbot, model_file):
+    from core.models.importer import import_model
+
+    import_model(window.context.catalog, model_file("multi_io"), name="multi")
+    window.open_selection(Selection("model", "multi", 1))
+    page = window.model_version_page
+    bench = page.bench
+    asked = []
+
+    def answer(label: str) -> int:
+        # The page's ask_dim() is the seam: a modal input box cannot be typed into offscreen.
+        asked.append(label)
+        return 4
+
+    bench.ask_dim = answer
+    bench.matrix.setCurrentCell(0, bench.profiles.index("local-1-thread"))
+    bench.run_selected()
+    assert [label.split(": ", 1)[1] for label in asked] == [
+        "size of dim 'sequence' (tokens:1)",
+        "size of positions:1",
+        "size of image:2",
+        "size of image:3",
+    ]
+    qtbot.waitUntil(lambda: not bench.pending, timeout=60_000)
+    assert bench.shown is not None and bench.shown.status == "ok"
+    assert bench.shown.settings["dims"] == {"sequence": 4}
+    # Declining leaves the cell alone.
+    bench.dims.clear()
+    bench.axis_dims.clear()
+    bench.ask_dim = lambda label: None
+    bench.run_selected()
+    assert "not run" in bench.status.text() and not bench.pending
