@@ -143,3 +143,31 @@ def test_unresolved_dims_follow_the_agents_rule(demo, model_file):
     assert unresolved_dims(inputs, {"sequence": 4}, {"positions:1": 2, "image:2": 8}) == [
         ("image:3", None)
     ]
+
+
+def test_a_datasets_rows_can_be_the_inputs(demo, run_cli):
+    (run,) = bench(demo, "digits@2", ["local-1-thread"], iterations=5, data_ref="digits-test@1")
+    assert run.status == "ok" and run.settings["inputs"] == "dataset rows"
+    assert [b["inputs"] for b in run.results["batches"]] == ["given"]
+    # What travels is the dataset's rows, decoded by the agent to the same values.
+    import numpy as np
+    import pyarrow.csv as pa_csv
+
+    from core.bench.agent import decode_inputs
+    from core.bench.run import dataset_inputs
+    from core.models.registry import get_model_version
+    from core.resources import resources_dir
+
+    entries = dataset_inputs(demo, get_model_version(demo, "digits@2"), "digits-test@1", [3, 500])
+    assert [e["batch"] for e in entries] == [3, 500]
+    decoded = decode_inputs(entries)
+    table = pa_csv.read_csv(resources_dir() / "demo" / "data" / "digits-test.csv")
+    pixels = [name for name in table.column_names if name.startswith("pixel_")]
+    first = np.column_stack([table.column(name).to_numpy() for name in pixels[:64]])[:3]
+    assert np.array_equal(decoded[3]["X"], first.astype(np.float32))
+    assert decoded[500]["X"].shape == (500, 64)  # repeated rows when the batch is larger
+    refused = run_cli("--catalog", demo.path, "bench", "digits@2", "--profile", "local-1-thread",
+                      "--data", "diabetes-test@1")  # fmt: skip
+    assert refused.code == 2 and "lacks column(s) 'pixel_0_0'" in refused.err
+    with pytest.raises(BadInputError, match="over the agent's"):
+        dataset_inputs(demo, get_model_version(demo, "digits@2"), "digits-test@1", [5000])

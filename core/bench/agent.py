@@ -52,6 +52,7 @@ SETTINGS = {
     "iterations": int,
     "profile": bool,
     "memory_mb": int,
+    "inputs": list,  # optional real rows: [{"batch": B, "feeds": {name: tensor}}]
 }
 _ONNX_TYPES = {
     "tensor(float)": "float32",
@@ -244,6 +245,7 @@ def _settings(raw: Any) -> dict[str, Any]:
         "iterations": 100,
         "profile": True,
         "memory_mb": 0,
+        "inputs": [],
     }
     for key, value in raw.items():
         wanted = SETTINGS[key]
@@ -267,6 +269,37 @@ def _settings(raw: Any) -> dict[str, Any]:
         if not all(isinstance(v, int) and v > 0 for v in settings[table].values()):
             raise RequestError("bad-request", f"{table} values must be positive integers")
     return settings
+
+
+def decode_inputs(entries: list[Any]) -> dict[int, dict[str, Any]]:
+    """Real input rows sent with a run: per batch size, tensors from raw little-endian bytes.
+
+    Each tensor is ``{"dtype": "float32", "shape": [B, F], "data": BASE64}``.
+    """
+    import numpy as np
+
+    decoded: dict[int, dict[str, Any]] = {}
+    allowed = set(_ONNX_TYPES.values()) - {"str"}
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("feeds"), dict):
+            raise RequestError("bad-request", "inputs: each entry has a batch and feeds")
+        batch = entry.get("batch")
+        if not isinstance(batch, int) or batch < 1:
+            raise RequestError("bad-request", "inputs: batch must be a positive integer")
+        feeds = {}
+        for name, tensor in entry["feeds"].items():
+            dtype, shape = tensor.get("dtype"), tensor.get("shape")
+            if dtype not in allowed or not isinstance(shape, list):
+                raise RequestError("bad-request", f"inputs: tensor {name!r} needs dtype and shape")
+            raw = base64.b64decode(str(tensor.get("data", "")), validate=True)
+            expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            if len(raw) != expected:
+                raise RequestError(
+                    "bad-request", f"inputs: tensor {name!r} has {len(raw)} bytes, not {expected}"
+                )
+            feeds[name] = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
+        decoded[batch] = feeds
+    return decoded
 
 
 def _session_options(settings: dict[str, Any]) -> Any:
@@ -324,8 +357,11 @@ def run_model(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
     loaded_kb, load_peak_kb = _status_kb("VmRSS"), _status_kb("VmHWM")
     tracked = _reset_peak() and tracked
     batches, first_ms = [], None
+    given = decode_inputs(settings["inputs"])
     for batch in settings["batch_sizes"]:
-        feeds = synthesize_inputs(session, batch, settings["dims"], settings["axis_dims"])
+        feeds = given.get(batch) or synthesize_inputs(
+            session, batch, settings["dims"], settings["axis_dims"]
+        )
         run = session.run
         try:
             started = time.perf_counter()
@@ -346,6 +382,7 @@ def run_model(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
             raise RequestError("run", f"inference failed: {_line(error)}") from None
         stats = latency_stats(latencies)
         stats["batch"] = batch
+        stats["inputs"] = "given" if batch in given else "synthesised"
         stats["throughput_per_s"] = batch * 1000 / stats["mean_ms"] if stats["mean_ms"] else 0.0
         stats["latencies_ms"] = latencies
         batches.append(stats)
@@ -385,8 +422,9 @@ def _profile(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(folder) / "profile")
         session = ort.InferenceSession(str(path), options, providers=settings["providers"])
-        feeds = synthesize_inputs(
-            session, settings["batch_sizes"][0], settings["dims"], settings["axis_dims"]
+        batch = settings["batch_sizes"][0]
+        feeds = decode_inputs(settings["inputs"]).get(batch) or synthesize_inputs(
+            session, batch, settings["dims"], settings["axis_dims"]
         )
         session.run(None, feeds)
         events = json.loads(Path(session.end_profiling()).read_text())

@@ -24,7 +24,15 @@ from core.errors import BadInputError
 from core.models.registry import ModelVersion, get_model_version
 from core.progress import ProgressCallback, Stage, check_cancel, no_progress
 
-__all__ = ["BenchRun", "bench", "history", "latest_matrix", "list_runs", "run_results"]
+__all__ = [
+    "BenchRun",
+    "bench",
+    "dataset_inputs",
+    "history",
+    "latest_matrix",
+    "list_runs",
+    "run_results",
+]
 
 RUN_TIMEOUT_S = 600.0
 SUMMARY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")
@@ -127,11 +135,17 @@ def bench(
     iterations: int | None = None,
     dims: dict[str, int] | None = None,
     axis_dims: dict[str, int] | None = None,
+    data_ref: str | None = None,
     timeout: float = RUN_TIMEOUT_S,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
 ) -> list[BenchRun]:
-    """Benchmark ``model_ref`` under each profile; returns the recorded runs."""
+    """Benchmark ``model_ref`` under each profile; returns the recorded runs.
+
+    With ``data_ref``, the inputs are that dataset version's first rows (repeated when a
+    batch is larger than the dataset) fed through the version's feature mapping,
+    instead of synthesised values.
+    """
     model = get_model_version(catalog, model_ref)
     if model.external_files:
         raise BadInputError(
@@ -147,8 +161,51 @@ def bench(
         check_cancel(cancel, f"benchmarking {model.ref}")
         step = Stage(progress, index / len(chosen), (index + 1) / len(chosen))
         settings = profile.agent_settings(iterations=iterations, dims=dims, axis_dims=axis_dims)
+        if data_ref is not None:
+            settings["inputs"] = dataset_inputs(catalog, model, data_ref, settings["batch_sizes"])
         runs.append(_run_one(catalog, model, path, profile, settings, timeout, step, cancel))
     return runs
+
+
+def dataset_inputs(
+    catalog: Catalog, model: ModelVersion, data_ref: str, batch_sizes: list[int]
+) -> list[dict[str, Any]]:
+    """A dataset version's first rows as the agent's ``inputs``, one entry per batch size."""
+    import base64
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from core.bench.agent import MAX_MESSAGE_BYTES
+    from core.datasets.registry import get_dataset_version
+    from core.debug.feeds import feed_plan, make_feeds
+
+    dataset = get_dataset_version(catalog, data_ref)
+    plan = feed_plan(model, dataset)
+    rows = min(dataset.rows, max(batch_sizes))
+    if rows == 0:
+        raise BadInputError(f"dataset {dataset.ref} has no rows to feed {model.ref}")
+    table = pq.read_table(catalog.blobs.verified_path(dataset.sha256)).slice(0, rows)
+    feeds = make_feeds(plan, table, 0, rows)
+    entries, size = [], 0
+    for batch in batch_sizes:
+        tensors = {}
+        for name, values in feeds.items():
+            chosen = np.ascontiguousarray(np.take(values, np.arange(batch) % rows, axis=0))
+            size += chosen.nbytes * 4 // 3
+            tensors[name] = {
+                "dtype": str(chosen.dtype),
+                "shape": list(chosen.shape),
+                "data": base64.b64encode(chosen.astype(chosen.dtype.newbyteorder("<"))
+                                         .tobytes()).decode(),
+            }  # fmt: skip
+        entries.append({"batch": batch, "feeds": tensors})
+    if size > MAX_MESSAGE_BYTES - 64 * 1024:
+        raise BadInputError(
+            f"rows of {dataset.ref} for batch sizes {batch_sizes} take {size:,} bytes, over "
+            f"the agent's {MAX_MESSAGE_BYTES:,}-byte message limit; use smaller batches"
+        )
+    return entries
 
 
 def _run_one(
@@ -203,6 +260,8 @@ def _record(
     results: dict[str, Any] | None,
 ) -> BenchRun:
     stored_settings = {**settings, "profile": profile.to_dict()}
+    if stored_settings.get("inputs"):  # keep the record small: say where the rows came from
+        stored_settings["inputs"] = "dataset rows"
     detail = {"profile": profile.name, "status": status, "p50_ms": summary.get("p50_ms")}
     with catalog.blobs.guard():
         results_sha = (

@@ -171,6 +171,7 @@ def profile_remove(state: CliState, name: str) -> None:
 @click.option("--iterations", type=click.IntRange(min=1), help="Override the profiles' count.")
 @click.option("--dim", "dim_values", multiple=True, metavar="NAME=VALUE|INPUT:AXIS=VALUE",
               help="Value of a symbolic dim, or of any dynamic axis of an input.")  # fmt: skip
+@click.option("--data", "data_ref", metavar="DATA@V", help="Feed these rows, not random ones.")
 @json_option
 @click.pass_obj
 def bench_command(
@@ -179,6 +180,7 @@ def bench_command(
     profiles: tuple[str, ...],
     iterations: int | None,
     dim_values: tuple[str, ...],
+    data_ref: str | None,
     as_json: bool,
 ) -> int:
     """Benchmark MODEL@V under each profile; exit 1 when a budget is exceeded or a run fails."""
@@ -194,6 +196,7 @@ def bench_command(
             iterations=iterations,
             dims=dims,
             axis_dims=axis_dims,
+            data_ref=data_ref,
             progress=progress,
         )
     failed = any(run.status != "ok" or run.passed is False for run in runs)
