@@ -171,3 +171,37 @@ def test_a_datasets_rows_can_be_the_inputs(demo, run_cli):
     assert refused.code == 2 and "lacks column(s) 'pixel_0_0'" in refused.err
     with pytest.raises(BadInputError, match="over the agent's"):
         dataset_inputs(demo, get_model_version(demo, "digits@2"), "digits-test@1", [5000])
+
+
+def test_an_agent_that_dies_mid_run_is_a_recorded_crashed_run(demo):
+    import threading
+    import time
+
+    import psutil
+
+    add_profile(demo, Profile("long", intra_threads=1, iterations=20_000, warmup=0,
+                              batch_sizes=(512,)))  # fmt: skip
+    result = {}
+
+    def work() -> None:
+        # The bench runs on another thread: it needs its own connection, as GUI jobs have.
+        from core.catalog.store import Catalog
+
+        with Catalog.open(demo.path) as own:
+            result["runs"] = bench(own, "digits@2", ["long"])
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    me = psutil.Process()
+    deadline = time.monotonic() + 30
+    agents = []
+    while time.monotonic() < deadline and not agents:
+        agents = [p for p in me.children() if "agent.py" in " ".join(p.cmdline())]
+        time.sleep(0.05)
+    assert agents, "the agent never started"
+    time.sleep(1.0)  # into the measured loop
+    agents[0].kill()  # as if ONNX Runtime had crashed the process
+    worker.join(timeout=60)
+    (run,) = result["runs"]
+    assert run.status == "crashed" and "the agent stopped" in run.error
+    assert list_runs(demo, "digits@2")[0].status == "crashed"
