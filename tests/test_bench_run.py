@@ -205,3 +205,26 @@ def test_an_agent_that_dies_mid_run_is_a_recorded_crashed_run(demo):
     (run,) = result["runs"]
     assert run.status == "crashed" and "the agent stopped" in run.error
     assert list_runs(demo, "digits@2")[0].status == "crashed"
+
+
+def test_calibration_stores_the_ratio_and_local_runs_show_an_estimate(demo, run_cli):
+    add_profile(demo, Profile("twin", intra_threads=1, iterations=200, warmup=20))
+    runs_before = len(list_runs(demo))
+    done = run_cli("--catalog", demo.path, "profile", "calibrate", "twin", "--reference",
+                   "digits@2", "--reference", "breast-cancer@3", "--json")  # fmt: skip
+    assert done.code == 0, done.err
+    result = json.loads(done.out)
+    assert set(result["per_model"]) == {"digits@2", "breast-cancer@3"}
+    # The "device" is this machine: the ratio is near 1, whatever the noise.
+    assert 0.2 < result["ratio"] < 5 and result["relative_error"] >= 0
+    assert len(list_runs(demo)) == runs_before  # calibration runs are not benchmarks
+    twin = get_profile(demo, "twin")
+    assert twin.calibration_ratio == pytest.approx(result["ratio"])
+    (run,) = bench(demo, "digits@2", ["twin"], iterations=5)
+    estimate = run.summary["estimated_device_ms"]
+    assert estimate["value"] == pytest.approx(run.summary["p95_ms"] * twin.calibration_ratio)
+    assert "estimate" in estimate["note"]
+    with pytest.raises(BadInputError, match="built in"):
+        from core.bench.calibrate import calibrate
+
+        calibrate(demo, "local-1-thread", ["digits@2"])

@@ -27,6 +27,7 @@ from core.progress import ProgressCallback, Stage, check_cancel, no_progress
 __all__ = [
     "BenchRun",
     "bench",
+    "bench_profile",
     "dataset_inputs",
     "history",
     "latest_matrix",
@@ -155,16 +156,51 @@ def bench(
     chosen = [get_profile(catalog, name) for name in profiles]
     if not chosen:
         raise BadInputError("name at least one --profile")
-    path = catalog.blobs.verified_path(model.sha256)
     runs = []
     for index, profile in enumerate(chosen):
-        check_cancel(cancel, f"benchmarking {model.ref}")
         step = Stage(progress, index / len(chosen), (index + 1) / len(chosen))
-        settings = profile.agent_settings(iterations=iterations, dims=dims, axis_dims=axis_dims)
-        if data_ref is not None:
-            settings["inputs"] = dataset_inputs(catalog, model, data_ref, settings["batch_sizes"])
-        runs.append(_run_one(catalog, model, path, profile, settings, timeout, step, cancel))
+        runs.append(
+            bench_profile(
+                catalog,
+                model.ref,
+                profile,
+                iterations=iterations,
+                dims=dims,
+                axis_dims=axis_dims,
+                data_ref=data_ref,
+                timeout=timeout,
+                progress=step,
+                cancel=cancel,
+            )
+        )
     return runs
+
+
+def bench_profile(
+    catalog: Catalog,
+    model_ref: str,
+    profile: Profile,
+    *,
+    iterations: int | None = None,
+    dims: dict[str, int] | None = None,
+    axis_dims: dict[str, int] | None = None,
+    data_ref: str | None = None,
+    timeout: float = RUN_TIMEOUT_S,
+    record: bool = True,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> BenchRun:
+    """One model version under one profile (which need not be stored, e.g. in calibration).
+
+    ``record=False`` measures without adding a ``bench_run`` (its id is then 0).
+    """
+    model = get_model_version(catalog, model_ref)
+    check_cancel(cancel, f"benchmarking {model.ref}")
+    path = catalog.blobs.verified_path(model.sha256)
+    settings = profile.agent_settings(iterations=iterations, dims=dims, axis_dims=axis_dims)
+    if data_ref is not None:
+        settings["inputs"] = dataset_inputs(catalog, model, data_ref, settings["batch_sizes"])
+    return _run_one(catalog, model, path, profile, settings, timeout, progress, cancel, record)
 
 
 def dataset_inputs(
@@ -217,6 +253,7 @@ def _run_one(
     timeout: float,
     progress: ProgressCallback,
     cancel: threading.Event | None,
+    record: bool = True,
 ) -> BenchRun:
     progress(0, 3, f"starting the agent for {profile.name}")
     client = _client(profile)
@@ -245,6 +282,9 @@ def _run_one(
             )
             summary["passed"] = False
     progress(3, 3, f"{profile.name}: {status}")
+    if not record:
+        return BenchRun(0, model.ref, profile.name, status, error, summary, device, settings,
+                        "", results)  # fmt: skip
     return _record(catalog, model, profile, settings, device, status, error, summary, results)
 
 

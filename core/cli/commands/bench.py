@@ -154,6 +154,44 @@ def profile_show(state: CliState, name: str, as_json: bool) -> None:
     echo_table(["field", "value"], [(key, str(value)) for key, value in found.items()])
 
 
+@profile.command("calibrate")
+@click.argument("name")
+@click.option(
+    "--reference",
+    "references",
+    multiple=True,
+    required=True,
+    metavar="MODEL@V",
+    help="A reference model version (repeat; pick ones like those you will estimate).",
+)
+@click.option("--iterations", type=click.IntRange(min=1))
+@json_option
+@click.pass_obj
+def profile_calibrate(
+    state: CliState, name: str, references: tuple[str, ...], iterations: int | None, as_json: bool
+) -> None:
+    """Measure NAME's device against this machine on reference models; store the ratio."""
+    from core.bench.calibrate import calibrate
+
+    with progress_bar(f"calibrating {name}") as progress:
+        result = calibrate(state.catalog(), name, list(references), iterations=iterations,
+                           progress=progress)  # fmt: skip
+    if as_json:
+        echo_json(
+            {
+                "profile": result.profile,
+                "ratio": result.ratio,
+                "relative_error": result.relative_error,
+                "per_model": result.per_model,
+            }
+        )
+        return
+    click.echo(
+        f"{name}: device latency = {result.ratio:.3f} x this machine's "
+        f"(± {result.relative_error:.0%} across {len(result.per_model)} models)"
+    )
+
+
 @profile.command("remove")
 @click.argument("name")
 @click.pass_obj
