@@ -196,3 +196,18 @@ def test_the_local_agent_is_pinned_to_the_profiles_cores(tmp_path):
         assert client.device["usable_cores"] == 1
     finally:
         client.stop()
+
+
+def test_an_agent_chatty_on_stderr_does_not_block(tmp_path):
+    # 2 MB on stderr fills any pipe: unread, the agent would block before replying.
+    body = (
+        "sys.stderr.write('warning\\n' * 250_000); sys.stderr.flush()\n"
+        "print(json.dumps({'type': 'put-model', 'id': request['id'],"
+        " 'sha256': request['sha256'], 'have': True}), flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    client = AgentClient(_fake_agent(tmp_path, body), name="chatty device")
+    client.start()
+    reply = client.request({"type": "put-model", "sha256": _sha(DEMO_MLP), "size": 1}, timeout=10)
+    assert reply["have"] is True
+    client.stop(kill=True)

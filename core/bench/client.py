@@ -10,6 +10,7 @@ for sane figures before anyone reads it.
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import math
 import os
@@ -76,6 +77,7 @@ class AgentClient:
     device: dict[str, Any] = field(default_factory=dict)
     _next_id: int = 0
     _lines: queue.Queue = field(default_factory=queue.Queue)
+    _stderr: collections.deque = field(default_factory=lambda: collections.deque(maxlen=20))
 
     def start(self, timeout: float = START_TIMEOUT_S) -> dict[str, Any]:
         """Start the agent and say hello; returns the device facts."""
@@ -96,6 +98,7 @@ class AgentClient:
         except OSError as error:
             raise AgentError("start", f"{self.name}: cannot start the agent: {error}") from None
         threading.Thread(target=self._read, daemon=True, name="agent-reader").start()
+        threading.Thread(target=self._drain_stderr, daemon=True, name="agent-stderr").start()
         try:
             reply = self.request({"type": "hello"}, timeout=timeout)
         except AgentError as error:
@@ -201,13 +204,23 @@ class AgentClient:
             )
         return reply
 
+    def _drain_stderr(self) -> None:
+        # Read stderr as it comes: a full pipe would block the agent mid-run.
+        assert self.process is not None and self.process.stderr is not None
+        for line in self.process.stderr:
+            text = line.decode(errors="replace").strip()
+            if text:
+                self._stderr.append(text)
+
     def _died(self) -> AgentError:
         assert self.process is not None
-        code = self.process.wait(timeout=5)
-        error = (self.process.stderr.read() if self.process.stderr else b"").decode(
-            errors="replace"
-        )
-        last = error.strip().splitlines()[-1] if error.strip() else f"exit code {code}"
+        try:
+            code: int | str = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # its output closed but it lingers: end it
+            self.process.kill()
+            code = "killed"
+        time.sleep(0.05)  # let the stderr reader take the last lines
+        last = self._stderr[-1] if self._stderr else f"exit code {code}"
         return AgentError("crashed", f"{self.name}: the agent stopped ({last})")
 
     # -- the requests ---------------------------------------------------------------
