@@ -85,7 +85,9 @@ def test_a_memory_budget_exceeded_is_a_failed_run_not_a_crash(demo):
     add_profile(demo, Profile("tiny", memory_mb=1, iterations=5, warmup=0))
     (run,) = bench(demo, "digits@2", ["tiny"])
     assert run.status == "over-budget" and run.passed is False
-    assert "exceeds the profile's budget of 1 MB" in run.error
+    # The agent's watchdog stopped the run as soon as it passed the budget.
+    assert "passed the budget of 1 MB; the agent stopped the run" in run.error
+    assert run.summary["memory_budget_mb"] == 1 and run.results is None
 
 
 def test_missing_dims_are_named_and_nothing_is_stored(demo, model_file):

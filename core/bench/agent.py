@@ -28,6 +28,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -516,7 +517,8 @@ def serve(stdin: Any, stdout: Any, cache: ModelCache) -> int:
             message = json.loads(line)
             if not isinstance(message, dict) or not isinstance(message.get("id"), int):
                 raise RequestError("protocol", "each message is a JSON object with an integer id")
-            reply = handle(message, cache)
+            with MemoryWatchdog(message, stdout):
+                reply = handle(message, cache)
         except RequestError as error:
             reply = {"type": "error", "id": _id(line), "kind": error.kind, "error": str(error)}
         except (ValueError, UnicodeDecodeError) as error:
@@ -534,10 +536,51 @@ def _id(line: bytes) -> int | None:
     return value if isinstance(value, int) else None
 
 
+_SEND_LOCK = threading.Lock()
+
+
 def _send(stdout: Any, reply: dict[str, Any]) -> None:
     data = json.dumps(reply, separators=(",", ":"), allow_nan=False).encode() + b"\n"
-    stdout.write(data)
-    stdout.flush()
+    with _SEND_LOCK:
+        stdout.write(data)
+        stdout.flush()
+
+
+class MemoryWatchdog:
+    """During a run with a memory budget, stop the agent once its resident memory passes it.
+
+    A device that runs out of memory thrashes or kills something else; the agent instead
+    replies with a ``memory`` error naming the budget and exits. Sampled every few
+    milliseconds from /proc (Linux); elsewhere the budget is only checked after the run.
+    """
+
+    INTERVAL_S = 0.005
+
+    def __init__(self, message: dict[str, Any], stdout: Any) -> None:
+        settings = message.get("settings") if message.get("type") == "run" else None
+        budget = settings.get("memory_mb") if isinstance(settings, dict) else 0
+        self.budget_kb = int(budget) * 1024 if isinstance(budget, int) and budget > 0 else 0
+        self.message, self.stdout = message, stdout
+        self.done = threading.Event()
+
+    def __enter__(self) -> MemoryWatchdog:
+        if self.budget_kb and _status_kb("VmRSS") is not None:
+            threading.Thread(target=self._watch, daemon=True, name="memory-watchdog").start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+
+    def _watch(self) -> None:
+        while not self.done.wait(self.INTERVAL_S):
+            resident = _status_kb("VmRSS") or 0
+            if resident > self.budget_kb:
+                _send(self.stdout, {
+                    "type": "error", "id": self.message.get("id"), "kind": "memory",
+                    "error": f"resident memory {resident / 1024:.0f} MB passed the budget of "
+                             f"{self.budget_kb // 1024} MB; the agent stopped the run",
+                })  # fmt: skip
+                os._exit(3)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -267,11 +267,14 @@ def _run_one(
     except AgentError as failure:
         if failure.kind in _REFUSALS:
             raise BadInputError(str(failure)) from None
-        status = failure.kind if failure.kind in ("crashed", "timeout", "protocol") else "failed"
+        status = {"memory": "over-budget", "crashed": "crashed", "timeout": "timeout",
+                  "protocol": "protocol"}.get(failure.kind, "failed")  # fmt: skip
         error = str(failure)
     finally:
         client.stop(kill=status != "ok" or (cancel is not None and cancel.is_set()))
     summary: dict[str, Any] = {}
+    if status == "over-budget":  # stopped by the agent's watchdog
+        summary = {"passed": False, "memory_budget_mb": profile.memory_mb}
     if results is not None:
         summary = _summary(profile, results)
         if results.get("over_memory_budget"):
