@@ -62,7 +62,12 @@ class AgentTimeout(AgentError):
 
 
 def local_command(cache: Path, python: str = sys.executable) -> list[str]:
-    """The command that runs the agent here, caching models in ``cache``."""
+    """The command that runs the agent here, caching models in ``cache``.
+
+    A frozen app has no Python to run agent.py with: it serves through ``agent serve``.
+    """
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "agent", "serve", "--cache", str(cache)]
     return [python, str(AGENT_FILE), "--cache", str(cache)]
 
 

@@ -83,6 +83,9 @@ def examine_timeout(size: int) -> float:
 
 
 def _child_command(model: Path, result: Path) -> list[str]:
+    # A frozen app has no Python to run "-m" with: it examines through a hidden command.
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "_examine", str(model), str(result)]
     return [sys.executable, "-m", "core.models._examine_child", str(model), str(result)]
 
 

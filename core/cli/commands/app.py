@@ -35,3 +35,13 @@ def gui(state: CliState, use_demo: bool) -> int:
     from gui.app import run_app
 
     return run_app(catalog_path=None if use_demo else state.catalog_path, use_demo=use_demo)
+
+
+@cli.command("_examine", hidden=True)
+@click.argument("model")
+@click.argument("result")
+def examine_child(model: str, result: str) -> int:
+    """Examine MODEL in this process and write RESULT (the frozen app's examiner child)."""
+    from core.models._examine_child import main as examine_main
+
+    return examine_main(["_examine", model, result])

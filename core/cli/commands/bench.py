@@ -276,3 +276,12 @@ def agent_install(state: CliState, profile_name: str) -> None:
 
     where = install_agent(get_profile(state.catalog(), profile_name))
     click.echo(f"installed the agent at {where}")
+
+
+@agent.command("serve")
+@click.option("--cache", type=click.Path(file_okay=False), help="Where to keep models.")
+def agent_serve(cache: str | None) -> int:
+    """Run the agent on stdin/stdout here (what a frozen app starts instead of agent.py)."""
+    from core.bench.agent import main as agent_main
+
+    return agent_main(["--cache", cache] if cache else [])
