@@ -201,7 +201,9 @@ def test_an_agent_that_dies_mid_run_is_a_recorded_crashed_run(demo):
         agents = [p for p in me.children() if "agent.py" in " ".join(p.cmdline())]
         time.sleep(0.05)
     assert agents, "the agent never started"
-    time.sleep(1.0)  # into the measured loop
+    # Wait until the agent has spent real CPU time: it is inside its measured loop.
+    while time.monotonic() < deadline + 30 and sum(agents[0].cpu_times()[:2]) < 1.0:
+        time.sleep(0.05)
     agents[0].kill()  # as if ONNX Runtime had crashed the process
     worker.join(timeout=60)
     (run,) = result["runs"]
