@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["demo_catalog_path", "display_problem", "pick_catalog", "run_app"]
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
+
+__all__ = ["app_icon", "demo_catalog_path", "display_problem", "pick_catalog", "run_app"]
 
 
 def demo_catalog_path() -> Path:
@@ -16,18 +20,55 @@ def demo_catalog_path() -> Path:
     return default_demo_path()
 
 
+HEADLESS_HINT = "or run headless with QT_QPA_PLATFORM=offscreen"
+
+
 def display_problem() -> str | None:
-    """Why Qt cannot show a window here, or None if it can."""
-    if os.environ.get("QT_QPA_PLATFORM"):
+    """Why Qt cannot show a window here, or None if it can.
+
+    Qt aborts the process (SIGABRT, a core dump) when its platform plugin cannot
+    start, so the usual causes are checked first and told in one line.
+    """
+    requested = os.environ.get("QT_QPA_PLATFORM", "")
+    if requested:
+        return _missing_platform_plugin(requested)
+    if not sys.platform.startswith("linux"):
         return None
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        return (
-            "no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or run headless with "
-            "QT_QPA_PLATFORM=offscreen"
-        )
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        return f"no display: set DISPLAY (X11) or WAYLAND_DISPLAY, {HEADLESS_HINT}"
+    if display.startswith(":"):
+        # A local X display is a socket; a missing socket means no X server is running.
+        number = display[1:].split(".")[0]
+        if not Path(f"/tmp/.X11-unix/X{number}").exists():
+            return (
+                f"no X server at DISPLAY={display} (no /tmp/.X11-unix/X{number}); {HEADLESS_HINT}"
+            )
     return None
+
+
+def _missing_platform_plugin(requested: str) -> str | None:
+    """A message if none of the platforms in QT_QPA_PLATFORM has a plugin here."""
+    from PySide6.QtCore import QLibraryInfo
+
+    folder = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"
+    if not folder.is_dir():
+        return None  # an unusual Qt layout: let Qt itself decide
+    available = sorted(
+        path.stem.removeprefix("lib").removeprefix("q")
+        for path in folder.iterdir()
+        if path.suffix in (".so", ".dll", ".dylib")
+    )
+    # QT_QPA_PLATFORM may list fallbacks ("wayland;xcb") and carry options ("offscreen:x=y").
+    wanted = [entry.split(":")[0] for entry in requested.split(";") if entry]
+    if any(name in available for name in wanted):
+        return None
+    return (
+        f"QT_QPA_PLATFORM={requested}: no such Qt platform plugin here "
+        f"(available: {', '.join(available)})"
+    )
 
 
 def pick_catalog(explicit: Path | None, use_demo: bool) -> Path:
@@ -41,8 +82,19 @@ def pick_catalog(explicit: Path | None, use_demo: bool) -> Path:
     return last_catalog() or demo_catalog_path()
 
 
-def run_app(catalog_path: Path | None, use_demo: bool) -> int:
-    """Run the desktop app until its window closes; return the exit code."""
+def run_app(
+    catalog_path: Path | None,
+    use_demo: bool,
+    *,
+    self_test: Path | None = None,
+    exit_when_shown: bool = False,
+) -> int:
+    """Run the desktop app until its window closes; return the exit code.
+
+    ``self_test``: tour every page, save screenshots there and exit (see
+    ``gui.self_test``). ``exit_when_shown``: quit as soon as the main window is
+    shown, to time cold starts.
+    """
     problem = display_problem()
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
@@ -54,11 +106,44 @@ def run_app(catalog_path: Path | None, use_demo: bool) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ModelDesk")
     app.setOrganizationName("ModelDesk")
+    app.setWindowIcon(app_icon())
     apply_theme(app)
-    launcher = Launcher(pick_catalog(catalog_path, use_demo))
+    path = pick_catalog(catalog_path, use_demo)
+    if self_test is not None:
+        from gui.self_test import run_self_test
+
+        if use_demo:
+            _ensure_demo(path)
+        return run_self_test(path, self_test)
+    launcher = Launcher(path)
     if not launcher.start():
         return 2
+    if exit_when_shown:
+        app.processEvents()
+        return 0 if launcher.window is not None and launcher.window.isVisible() else 1
     return app.exec()
+
+
+def app_icon() -> QIcon:
+    """The application's icon (``resources/icons``), or an empty icon if it is missing."""
+    from PySide6.QtGui import QIcon
+
+    from core.resources import resources_dir
+
+    icon = QIcon()
+    for path in sorted((resources_dir() / "icons").glob("modeldesk-*.png")):
+        icon.addFile(str(path))
+    return icon
+
+
+def _ensure_demo(path: Path) -> None:
+    """Build the demo catalog at ``path`` unless it is there (the self-test has no dialog)."""
+    from core.catalog.store import DB_NAME
+    from core.demo import build_demo_catalog
+
+    if not (path / DB_NAME).is_file():
+        print(f"building the demo catalog in {path}", file=sys.stderr)
+        build_demo_catalog(path)
 
 
 class Launcher:

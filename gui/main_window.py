@@ -211,6 +211,13 @@ class MainWindow(QMainWindow):
 
         if self.settled:
             return
+        if self.charts.error is not None:
+            # Without the chart modules the model and dataset version pages cannot open;
+            # say why once, rather than fail on every click.
+            message, details = self.charts.error
+            message = f"the chart pages could not load: {message}"
+            self.report_error(JobError(message, details, False))
+            return
         # Everything loaded so far (Qt, pyqtgraph, numpy, the catalog) lives as long as
         # the app: freeze it so the cyclic collector stops rescanning it. Full
         # collections otherwise pause whichever thread triggers them, the GUI thread

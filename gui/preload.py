@@ -8,6 +8,7 @@ they are in, so the GUI thread never waits on the import lock.
 from __future__ import annotations
 
 import threading
+import traceback
 
 from PySide6.QtCore import QObject, Signal
 
@@ -21,6 +22,7 @@ class ChartModules(QObject):
 
     def __init__(self) -> None:
         super().__init__()
+        self.error: tuple[str, str] | None = None  # (one line, traceback) if the import failed
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._load, name="modeldesk-preload", daemon=True)
         self._thread.start()
@@ -30,6 +32,8 @@ class ChartModules(QObject):
             import gui.pages.dataset_version
             import gui.pages.debug_view
             import gui.pages.model_version  # noqa: F401
+        except Exception as error:  # e.g. a frozen app missing a Qt module pyqtgraph needs
+            self.error = (f"{type(error).__name__}: {error}", traceback.format_exc())
         finally:
             self._done.set()
             self.ready.emit()  # queued to the GUI thread, where this object lives

@@ -15,17 +15,37 @@ import argparse
 import os
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["take_screenshots"]
+__all__ = ["TourError", "take_screenshots"]
 
 SIZE = (1400, 880)
 README_SHOT = "model_version_explain"  # exact TreeSHAP of the newest breast-cancer model
 
 
-def take_screenshots(catalog_path: Path, out: Path) -> list[Path]:
-    """Open the window on ``catalog_path``, visit each page, save PNGs in ``out``."""
-    from PySide6.QtCore import QSettings
+class TourError(RuntimeError):
+    """The tour could not finish: a page showed an error or work did not end in time."""
+
+
+def take_screenshots(
+    catalog_path: Path,
+    out: Path,
+    *,
+    timeout_s: float = 600.0,
+    isolate_settings: bool = True,
+    notes: list[str] | None = None,
+) -> list[Path]:
+    """Open the window on ``catalog_path``, visit each page, save PNGs in ``out``.
+
+    Debugging, one explanation and one local benchmark run on the way, as a user would
+    run them; ``notes`` (if given) collects a line on what each produced. Raises
+    ``TourError`` when a page reports an error or a job outlasts ``timeout_s``; the
+    self-test (``modeldesk gui --self-test``) relies on that.
+    """
+    from PySide6.QtCore import QEventLoop, QSettings
     from PySide6.QtWidgets import QApplication
 
     from core.catalog.store import Catalog
@@ -34,72 +54,111 @@ def take_screenshots(catalog_path: Path, out: Path) -> list[Path]:
     from gui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    # Screenshots must not depend on (or change) the user's remembered window state.
-    settings_dir = tempfile.mkdtemp(prefix="modeldesk-shots-settings-")
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, settings_dir)
+    if isolate_settings:
+        # Screenshots must not depend on (or change) the user's remembered window state.
+        settings_dir = tempfile.mkdtemp(prefix="modeldesk-shots-settings-")
+        QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, settings_dir)
     apply_theme(app)
     out.mkdir(parents=True, exist_ok=True)
     window = MainWindow(Catalog.open(catalog_path))
     window.resize(*SIZE)
     window.show()
-    while not window.settled:
-        app.processEvents()
+    deadline = time.monotonic() + timeout_s
     saved: list[Path] = []
+
+    def wait(done: Callable[[], bool], what: str) -> None:
+        while not done():
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            problems = _problems(window)
+            if problems:
+                raise TourError(f"{what}: {problems[0]}")
+            if time.monotonic() > deadline:
+                raise TourError(f"{what}: not done after {timeout_s:.0f} s")
 
     def shoot(name: str) -> None:
         for _ in range(5):
             app.processEvents()
+        problems = _problems(window)
+        if problems:
+            raise TourError(f"{name}: {problems[0]}")
         path = out / f"{name}.png"
-        window.grab().save(str(path))
+        if not window.grab().save(str(path)):
+            raise TourError(f"{path}: the screenshot could not be saved")
         saved.append(path)
 
-    shoot("catalog")
-    models = [r for r in _records(window, "model")]
-    datasets = [r for r in _records(window, "dataset")]
-    if models:
-        name = models[0]
-        window.open_selection(Selection("model", name))
-        shoot("model")
-        window.open_selection(Selection("model", name, _latest(window, "model", name)))
-        page = window.model_version_page
-        for index, tab in enumerate(["overview", "io", "operators", "metadata", "changes"]):
-            page.tabs.setCurrentIndex(index)
-            shoot(f"model_version_{tab}")
-        page.tabs.setCurrentIndex(5)
-        page.debug.run()
-        while window.runner.active or page.debug.report is None:
-            app.processEvents()
-        shoot("model_version_debug")
-        page.tabs.setCurrentWidget(page.explain)
-        page.explain.run(confirmed=True)
-        while window.runner.active or page.explain.view is None:
-            app.processEvents()
-        shoot("model_version_explain")
-        page.tabs.setCurrentWidget(page.bench)
-        page.bench.matrix.setCurrentCell(0, 0)
-        page.bench.run_selected()
-        while window.runner.active or page.bench.pending:
-            app.processEvents()
-        shoot("model_version_bench")
-        page.tabs.setCurrentIndex(0)
-    if datasets:
-        name = datasets[0]
-        window.open_selection(Selection("dataset", name))
-        shoot("dataset")
-        window.open_selection(Selection("dataset", name, _latest(window, "dataset", name)))
-        page = window.dataset_version_page
-        if page.version is not None and page.version.columns:
-            numeric = [c.name for c in page.version.columns if "histogram" in c.stats]
-            page.show_column(numeric[1] if len(numeric) > 1 else page.version.columns[0].name)
-        shoot("dataset_version")
-        page.tabs.setCurrentIndex(1)
-        while window.runner.active:
-            app.processEvents()
-        shoot("dataset_version_rows")
-        page.tabs.setCurrentIndex(2)
-        shoot("dataset_version_changes")
-    window.close()
+    try:
+        wait(lambda: window.settled, "opening the main window")
+        shoot("catalog")
+        models = _records(window, "model")
+        datasets = _records(window, "dataset")
+        if models:
+            _tour_model(window, models[0], wait, shoot, notes if notes is not None else [])
+        if datasets:
+            name = datasets[0]
+            window.open_selection(Selection("dataset", name))
+            shoot("dataset")
+            window.open_selection(Selection("dataset", name, _latest(window, "dataset", name)))
+            page = window.dataset_version_page
+            if page.version is not None and page.version.columns:
+                numeric = [c.name for c in page.version.columns if "histogram" in c.stats]
+                page.show_column(numeric[1] if len(numeric) > 1 else page.version.columns[0].name)
+            shoot("dataset_version")
+            page.tabs.setCurrentIndex(1)
+            wait(lambda: not window.runner.active, "loading the dataset's rows")
+            shoot("dataset_version_rows")
+            page.tabs.setCurrentIndex(2)
+            shoot("dataset_version_changes")
+    finally:
+        window.runner.cancel_all()
+        window.close()
     return saved
+
+
+def _tour_model(window: Any, name: str, wait: Any, shoot: Any, notes: list[str]) -> None:
+    """The model pages: each tab, a debug report, an explanation and a benchmark."""
+    from gui.navigator import Selection
+
+    window.open_selection(Selection("model", name))
+    shoot("model")
+    window.open_selection(Selection("model", name, _latest(window, "model", name)))
+    page = window.model_version_page
+    for index, tab in enumerate(["overview", "io", "operators", "metadata", "changes"]):
+        page.tabs.setCurrentIndex(index)
+        shoot(f"model_version_{tab}")
+    page.tabs.setCurrentWidget(page.debug)
+    page.debug.run()
+    wait(lambda: not window.runner.active and page.debug.report is not None, "debugging")
+    shoot("model_version_debug")
+    report = page.debug.report
+    notes.append(f"debugged {report.model} on {report.dataset}: {len(report.metrics)} metrics")
+    page.tabs.setCurrentWidget(page.explain)
+    page.explain.run(confirmed=True)
+    wait(lambda: not window.runner.active and page.explain.view is not None, "explaining")
+    shoot("model_version_explain")
+    explanation = page.explain.view.explanation
+    notes.append(
+        f"explained {explanation.model} on {explanation.dataset}: {explanation.method}, "
+        f"{len(explanation.rows)} rows x {len(explanation.feature_names)} features"
+    )
+    page.tabs.setCurrentWidget(page.bench)
+    page.bench.matrix.setCurrentCell(0, 0)
+    page.bench.run_selected()
+    wait(lambda: not window.runner.active and not page.bench.pending, "benchmarking")
+    shoot("model_version_bench")
+    run = page.bench.shown
+    if run is None or run.status not in ("ok", "over-budget"):
+        raise TourError(f"benchmarking: no finished run ({run.error if run else 'none shown'})")
+    notes.append(
+        f"benchmarked {run.model} on {run.profile}: p50 {run.summary['p50_ms']:.3f} ms, "
+        f"peak RSS {run.summary['peak_rss_mb']:.0f} MB"
+    )
+    page.tabs.setCurrentIndex(0)
+
+
+def _problems(window: Any) -> list[str]:
+    """Errors the window has shown (dialogs and notifications), as one-line texts."""
+    texts = [box.text() for box in window.error_boxes]
+    return texts + list(window.notifications.messages)
 
 
 def _records(window: object, kind: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -52,6 +53,21 @@ def test_a_catalog_from_a_newer_schema_is_refused_and_left_alone(catalog_path: P
     before = catalog_snapshot(catalog_path)
     with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 5}"):
         Catalog.open(catalog_path)
+    assert catalog_snapshot(catalog_path) == before
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0,
+    reason="root writes to read-only folders; the packaging smoke test checks this as nobody",
+)
+def test_a_catalog_folder_without_write_access_is_refused_and_left_alone(catalog_path: Path):
+    before = catalog_snapshot(catalog_path)
+    catalog_path.chmod(0o555)
+    try:
+        with pytest.raises(CatalogError, match=f"{catalog_path}: not writable"):
+            Catalog.open(catalog_path)
+    finally:
+        catalog_path.chmod(0o755)
     assert catalog_snapshot(catalog_path) == before
 
 

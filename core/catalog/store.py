@@ -118,6 +118,18 @@ class Catalog:
     @classmethod
     def _connect(cls, folder: Path) -> Catalog:
         db_path = folder / DB_NAME
+        # WAL needs to create catalog.db-wal/-shm beside the database, and imports write
+        # blobs: a catalog on a read-only folder cannot even be read, so say so plainly.
+        unwritable = [
+            path
+            for path in (folder, db_path, folder / "blobs")
+            if path.exists() and not os.access(path, os.W_OK)
+        ]
+        if unwritable:
+            raise CatalogError(
+                f"{unwritable[0]}: not writable; ModelDesk needs write access to the "
+                "catalog folder, its catalog.db and blobs/"
+            )
         try:
             # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
             conn = sqlite3.connect(

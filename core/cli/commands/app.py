@@ -29,12 +29,27 @@ def demo(out: Path | None) -> None:
 
 @cli.command("gui")
 @click.option("--demo", "use_demo", is_flag=True, help="Open the demo catalog (built if missing).")
+@click.option(
+    "--self-test",
+    "self_test",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Visit every page, run a debug report, an explanation and a local benchmark, "
+    "save a screenshot of each page in this folder and exit (0 when all worked).",
+)
+@click.option(
+    "--exit-when-shown", is_flag=True, hidden=True, help="Quit once the window shows (timing)."
+)
 @click.pass_obj
-def gui(state: CliState, use_demo: bool) -> int:
+def gui(state: CliState, use_demo: bool, self_test: Path | None, exit_when_shown: bool) -> int:
     """Open the desktop app (also what 'modeldesk' alone does)."""
     from gui.app import run_app
 
-    return run_app(catalog_path=None if use_demo else state.catalog_path, use_demo=use_demo)
+    return run_app(
+        catalog_path=None if use_demo else state.catalog_path,
+        use_demo=use_demo,
+        self_test=self_test,
+        exit_when_shown=exit_when_shown,
+    )
 
 
 @cli.command("_examine", hidden=True)

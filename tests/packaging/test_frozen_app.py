@@ -1,0 +1,65 @@
+"""The PyInstaller app folder, built from this tree and run as a user would run it.
+
+Marked ``packaging``: building takes several minutes, so the default ``pytest`` run
+skips these; ``pytest -m packaging`` (and ``.ci/run``) runs them. Set
+``MODELDESK_FROZEN_APP`` to an already built ``dist/modeldesk/modeldesk`` to test
+that build instead of making a new one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "packaging"))
+
+from smoke import CHECKS, Frozen, SmokeFailure  # noqa: E402
+
+pytestmark = pytest.mark.packaging
+
+
+@pytest.fixture(scope="module")
+def frozen() -> Frozen:
+    """The frozen app, built once for this module, and a scratch folder for its checks."""
+    # Not tmp_path: pytest's temporary folders are private to their owner, and one check
+    # runs the app as another user (root can write anywhere, so it drops to nobody).
+    base = Path(tempfile.mkdtemp(prefix="modeldesk-frozen-"))
+    base.chmod(0o755)
+    given = os.environ.get("MODELDESK_FROZEN_APP")
+    if given:
+        exe = Path(given)
+    else:
+        dist = base / "dist"
+        subprocess.run(
+            [sys.executable, str(ROOT / "packaging" / "build.py"), "--dist", str(dist),
+             "--work", str(base / "work"), "--no-smoke", "--no-timing"],
+            check=True,
+        )  # fmt: skip
+        exe = dist / "modeldesk" / ("modeldesk.exe" if os.name == "nt" else "modeldesk")
+    scratch = base / "scratch"
+    scratch.mkdir()
+    return Frozen(exe.resolve(), scratch)
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_frozen_app(frozen: Frozen, name: str) -> None:
+    try:
+        CHECKS[name](frozen)
+    except SmokeFailure as failure:
+        pytest.fail(f"{name}: {failure}", pytrace=False)
+
+
+def test_a_failing_check_is_reported(frozen: Frozen) -> None:
+    """The smoke checks can fail: a catalog the app cannot open fails the model-show check."""
+    broken = Frozen(frozen.exe, frozen.scratch / "broken")
+    broken.scratch.mkdir(exist_ok=True)
+    (broken.demo).mkdir(exist_ok=True)
+    (broken.demo / "catalog.db").write_bytes(b"not a database")
+    with pytest.raises(SmokeFailure, match="exit 2"):
+        CHECKS["model-show"](broken)
