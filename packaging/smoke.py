@@ -169,27 +169,61 @@ def check_model_show(app: Frozen) -> str:
     return f"model show {DEMO_MODEL}: {len(out.splitlines())} lines"
 
 
+def _explain(app: Frozen, method: str, *args: str) -> tuple[float, int]:
+    """Run ``modeldesk explain ARGS --json`` and require ``method``.
+
+    Returns the seconds and how many worker processes the run started (seen in /proc:
+    a frozen app's spawn workers are the executable run with ``--multiprocessing-fork``).
+    """
+    command = [str(app.exe), "--catalog", str(app.ensure_demo()), "explain", *args, "--json"]
+    started = time.perf_counter()
+    workers: set[int] = set()
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=app.env()
+    ) as process:
+        while process.poll() is None:
+            workers |= _forked_children(process.pid)
+            if time.perf_counter() - started > TIMEOUT_S:
+                process.kill()
+                raise SmokeFailure(f"modeldesk explain {' '.join(args)}: no exit in {TIMEOUT_S} s")
+            time.sleep(0.05)
+        out, err = process.communicate()
+    if process.returncode != 0 or f'"method": "{method}"' not in out:
+        raise SmokeFailure(
+            f"explain {' '.join(args)}: exit {process.returncode}, not the {method} method: "
+            f"{(err or out)[-300:]!r}"
+        )
+    return time.perf_counter() - started, len(workers)
+
+
+def _forked_children(parent: int) -> set[int]:
+    """Process ids of ``parent``'s multiprocessing workers (Linux /proc; empty elsewhere)."""
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent and b"--multiprocessing-fork" in (
+                (entry / "cmdline").read_bytes()
+            ):
+                found.add(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+    return found
+
+
 def check_explain_pool(app: Frozen) -> str:
     """An explanation big enough for the spawn worker pool (needs ``freeze_support``)."""
-    demo = str(app.ensure_demo())
-    args = ["--catalog", demo, "explain", DEMO_MODEL, DEMO_TRAIN, "--rows", "398"]
-    started = time.perf_counter()
-    out = app.ok(*args, "--background", "all", "--json")
-    if '"method": "tree"' not in out:
-        raise SmokeFailure(f"explain did not use the tree method: {out[:300]!r}")
-    seconds = time.perf_counter() - started
-    return f"tree explanation of 398 rows x 398 background rows: {seconds:.1f} s"
+    rows = ["--rows", "398", "--background", "all"]
+    seconds, workers = _explain(app, "tree", DEMO_MODEL, DEMO_TRAIN, *rows)
+    if sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1 and not workers:
+        raise SmokeFailure("the tree explanation started no worker processes")
+    return f"tree explanation of 398 rows x 398 background rows, {workers} workers: {seconds:.1f} s"
 
 
 def check_explain_agnostic(app: Frozen) -> str:
     """A model-agnostic explanation: shap's Permutation explainer, numba-compiled, over ORT."""
-    demo = str(app.ensure_demo())
-    args = ["--catalog", demo, "explain", "breast-cancer@1", "breast-cancer-test@1", "--rows", "5"]
-    started = time.perf_counter()
-    out = app.ok(*args, "--method", "permutation", "--json")
-    if '"method": "permutation"' not in out:
-        raise SmokeFailure(f"explain did not use the permutation method: {out[:300]!r}")
-    seconds = time.perf_counter() - started
+    rows = ["--rows", "5", "--method", "permutation"]
+    seconds, _ = _explain(app, "permutation", "breast-cancer@1", "breast-cancer-test@1", *rows)
     return f"permutation explanation of 5 rows (logistic regression): {seconds:.1f} s"
 
 
