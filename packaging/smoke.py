@@ -37,6 +37,10 @@ class SmokeFailure(AssertionError):
     """A check of the frozen app failed; the message says which and why."""
 
 
+class SmokeSkipped(Exception):
+    """A check cannot run on this machine (e.g. no Xvfb); the message says why."""
+
+
 @dataclass
 class Frozen:
     """The executable under test and a scratch folder its checks share."""
@@ -251,6 +255,34 @@ def check_self_test(app: Frozen) -> str:
     return " / ".join(out.strip().splitlines())
 
 
+def check_x11_window(app: Frozen) -> str:
+    """The app's window on a real X server (Xvfb), through the bundled xcb platform plugin."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None or not sys.platform.startswith("linux"):
+        raise SmokeSkipped("no Xvfb here (Debian: apt-get install xvfb)")
+    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    server = subprocess.Popen(
+        [xvfb, f":{number}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        socket = Path(f"/tmp/.X11-unix/X{number}")
+        deadline = time.monotonic() + 30
+        while not socket.exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SmokeFailure(f"Xvfb :{number} did not start")
+            time.sleep(0.05)
+        env = app.env(QT_QPA_PLATFORM=None, WAYLAND_DISPLAY=None, DISPLAY=f":{number}")
+        args = ["--catalog", str(app.ensure_demo()), "gui", "--exit-when-shown"]
+        started = time.perf_counter()
+        app.ok(*args, env=env)
+        return f"main window shown on Xvfb :{number} in {time.perf_counter() - started:.1f} s"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def check_missing_catalog(app: Frozen) -> str:
     """A missing catalog folder: exit 2 naming the folder, for the app and the CLI."""
     missing = app.scratch / "no-such-catalog"
@@ -267,6 +299,8 @@ def check_unwritable_catalog(app: Frozen) -> str:
     Root writes anywhere, so as root the app runs as ``nobody`` (``setpriv``); that
     needs the app folder to be readable by everyone.
     """
+    if os.name == "nt":
+        raise SmokeSkipped("Windows folder permissions are ACLs, not mode bits; not checked")
     catalog = app.scratch / "read-only"
     shutil.rmtree(catalog, ignore_errors=True)
     shutil.copytree(app.ensure_demo(), catalog)
@@ -336,6 +370,8 @@ def check_newer_schema(app: Frozen) -> str:
 
 def check_no_display(app: Frozen) -> str:
     """No display and no QT_QPA_PLATFORM: exit 2 with a message naming QT_QPA_PLATFORM."""
+    if not sys.platform.startswith("linux"):
+        raise SmokeSkipped("Windows and macOS always have a display")
     env = app.env(QT_QPA_PLATFORM=None, DISPLAY=None, WAYLAND_DISPLAY=None)
     return _expect_refusal(
         app.run("--catalog", str(app.ensure_demo()), "gui", env=env), "QT_QPA_PLATFORM"
@@ -351,6 +387,7 @@ CHECKS: dict[str, Callable[[Frozen], str]] = {
     "explain-agnostic": check_explain_agnostic,
     "agent-source": check_agent_source,
     "self-test": check_self_test,
+    "x11-window": check_x11_window,
     "missing-catalog": check_missing_catalog,
     "unwritable-catalog": check_unwritable_catalog,
     "newer-schema": check_newer_schema,
@@ -370,6 +407,9 @@ def run_checks(exe: Path, scratch: Path) -> bool:
         except SmokeFailure as error:
             passed = False
             print(f"  FAIL  {name}: {error}", flush=True)
+            continue
+        except SmokeSkipped as reason:
+            print(f"  skip  {name}: {reason}", flush=True)
             continue
         print(f"  ok    {name} ({time.perf_counter() - started:.1f} s): {finding}", flush=True)
     return passed

@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "packaging"))
 
-from smoke import CHECKS, Frozen, SmokeFailure  # noqa: E402
+from smoke import CHECKS, Frozen, SmokeFailure, SmokeSkipped  # noqa: E402
 
 pytestmark = pytest.mark.packaging
 
@@ -53,6 +53,8 @@ def test_frozen_app(frozen: Frozen, name: str) -> None:
         CHECKS[name](frozen)
     except SmokeFailure as failure:
         pytest.fail(f"{name}: {failure}", pytrace=False)
+    except SmokeSkipped as reason:
+        pytest.skip(str(reason))
 
 
 def test_a_failing_check_is_reported(frozen: Frozen) -> None:
