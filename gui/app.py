@@ -103,7 +103,10 @@ def run_app(
 
     from gui.theme import apply_theme
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        _drop_known_qt_noise()
+        app = QApplication(sys.argv[:1])
     app.setApplicationName("ModelDesk")
     app.setOrganizationName("ModelDesk")
     app.setWindowIcon(app_icon())
@@ -122,6 +125,22 @@ def run_app(
         app.processEvents()
         return 0 if launcher.window is not None and launcher.window.isVisible() else 1
     return app.exec()
+
+
+# Qt warnings that say nothing to a user: the offscreen platform (headless runs, the
+# self-test) cannot pass size hints to a window manager it does not have.
+QT_NOISE = frozenset({"This plugin does not support propagateSizeHints()"})
+
+
+def _drop_known_qt_noise() -> None:
+    """Print Qt's messages as Qt would, minus ``QT_NOISE``."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode: object, _context: object, message: str) -> None:
+        if message not in QT_NOISE:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
 
 
 def app_icon() -> QIcon:
