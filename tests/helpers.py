@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["catalog_snapshot"]
+__all__ = ["catalog_snapshot", "hold_mid_job"]
 
 
 def catalog_snapshot(path: Path) -> dict[str, object]:
@@ -31,3 +34,25 @@ def catalog_snapshot(path: Path) -> dict[str, object]:
             files[file.relative_to(path).as_posix()] = hashlib.sha256(file.read_bytes()).hexdigest()
     content["blobs"] = files
     return content
+
+
+def hold_mid_job(real: Callable[..., Any]) -> tuple[Callable[..., Any], threading.Event]:
+    """Wrap a core job function so that it stops mid-way until it is cancelled.
+
+    The wrapper runs ``real`` with a progress callback that, at the first report of real
+    progress, sets the returned event and waits (up to a minute) for the job's cancel.
+    A test can then cancel a job that is certainly in the middle of its work, however
+    fast or slow the machine is.
+    """
+    reached = threading.Event()
+
+    def held(*args: Any, progress: Any, cancel: threading.Event, **options: Any) -> Any:
+        def report(done: float, total: float, message: str) -> None:
+            if done > 0 and not reached.is_set():
+                reached.set()
+                cancel.wait(60)
+            progress(done, total, message)
+
+        return real(*args, progress=report, cancel=cancel, **options)
+
+    return held, reached

@@ -118,10 +118,9 @@ def test_an_unreachable_host_is_a_clear_error_naming_it(demo, sshd):
     closed = _free_port()
     add_profile(demo, _profile(sshd, "nowhere", port=closed))
     before = catalog_snapshot(demo.path)
-    started = time.monotonic()
+    # Refused at once, not timed out: the message says so (no duration is assumed).
     with pytest.raises(BadInputError, match=r"127\.0\.0\.1.*(refused|port)"):
         bench(demo, "digits@2", ["nowhere"])
-    assert time.monotonic() - started < 15  # within the connect timeout
     assert catalog_snapshot(demo.path) == before
 
 

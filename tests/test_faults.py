@@ -8,9 +8,11 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from core.catalog.maintenance import check_catalog, collect_garbage
@@ -76,28 +78,28 @@ def test_imports_killed_at_random_moments_leave_a_consistent_catalog(
             handle.write(f"{trial},0,0,x,1\n")
         return ["data", "import", str(big_csv), "--name", f"data-{trial}", "--label", "label"]
 
-    # How long an undisturbed import of each kind takes, so kills spread over it.
-    durations = {}
+    # How much CPU an undisturbed import of each kind takes, so kills spread over its work
+    # whatever else the machine is doing (CPU time, unlike wall time, does not stretch
+    # under load).
+    work = {}
     for trial in (0, 2):
         child = _start_import(catalog_path, arguments(trial))
-        started = time.monotonic()
-        assert child.wait(timeout=120) == 0, child.stderr.read().decode()
+        work[trial % 3 == 2] = _cpu_until_exit(child)
+        assert child.wait() == 0, child.stderr.read().decode()
         child.stderr.close()
-        durations[trial % 3 == 2] = time.monotonic() - started
 
+    leftovers_before = set(Path(tempfile.gettempdir()).glob("modeldesk-examine-*"))
     killed = 0
     trial = 2
-    # Keep going until 20 imports have died mid-way (a busy machine lets some finish).
+    # Keep going until 20 imports have died mid-way (a kill aimed late may miss the end).
     while killed < 20 and trial < 80:
         trial += 1
         args = arguments(trial)
         child = _start_import(catalog_path, args)
-        try:
-            child.wait(timeout=durations[trial % 3 == 2] * rng.uniform(0.05, 0.9))
-        except subprocess.TimeoutExpired:
+        if _cpu_until_exit(child, stop_at=work[trial % 3 == 2] * rng.uniform(0.05, 0.9)):
             child.send_signal(signal.SIGKILL)
-            child.wait()
             killed += 1
+        child.wait()
         child.stderr.close()
         with Catalog.open(catalog_path) as catalog:
             _assert_every_version_is_whole(catalog)
@@ -107,10 +109,34 @@ def test_imports_killed_at_random_moments_leave_a_consistent_catalog(
                 assert args[args.index("--name") + 1] in recorded
 
     assert killed >= 20  # the kills really landed mid-import
+    # The examiner's scratch lives in the catalog (gc removes it), never in /tmp.
+    assert set(Path(tempfile.gettempdir()).glob("modeldesk-examine-*")) == leftovers_before
     with Catalog.open(catalog_path) as catalog:
         collect_garbage(catalog)
         assert list(catalog.blobs.iter_temps()) == []
         _assert_every_version_is_whole(catalog)
+
+
+def _cpu_until_exit(child: subprocess.Popen[bytes], stop_at: float | None = None) -> float:
+    """CPU seconds ``child`` and its children used, watched until it exits.
+
+    With ``stop_at``, returns as soon as they pass it (the process still running, for
+    the caller to kill), or 0.0 if the process ended first.
+    """
+    process = psutil.Process(child.pid)
+    used = 0.0
+    while child.poll() is None:
+        try:
+            times = process.cpu_times()
+            used = sum(times[:4]) + sum(
+                sum(kid.cpu_times()[:2]) for kid in process.children(recursive=True)
+            )
+        except psutil.Error:
+            pass  # it or a child ended between the calls
+        if stop_at is not None and used >= stop_at and child.poll() is None:
+            return used
+        time.sleep(0.005)
+    return 0.0 if stop_at is not None else used
 
 
 def _run_workers(catalog_path: Path, kind: str, count: int) -> list[list[int]]:

@@ -58,3 +58,15 @@ def test_every_source_folder_is_a_regular_package():
             assert (folder / "__init__.py").is_file(), (
                 f"{folder.relative_to(ROOT)} has no __init__.py"
             )
+
+
+def test_ci_and_the_load_run_use_the_readmes_test_command_verbatim():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```bash\n")
+    command = next(
+        block.split("\n", 1)[0] for block in blocks[1:] if "pytest" in block.split("\n", 1)[0]
+    )
+    assert command.startswith("python3 -m venv .venv")
+    for script in (ROOT / ".ci" / "run", ROOT / "tests" / "run_under_load.sh"):
+        lines = script.read_text(encoding="utf-8").splitlines()
+        assert command in lines, f"{script.relative_to(ROOT)} does not run {command!r}"

@@ -12,10 +12,12 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from core.errors import IntegrityError, NotFoundError
 from core.progress import ProgressCallback, check_cancel, no_progress
@@ -24,6 +26,7 @@ __all__ = ["BlobStore", "hash_file"]
 
 CHUNK = 1 << 20
 TEMP_PREFIX = "tmp-"
+SCRATCH_LOCK = ".in-use"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -44,6 +47,20 @@ def hash_file(
             progress(done, total, f"hashing {path.name}")
             check_cancel(cancel, str(path))
     return digest.hexdigest()
+
+
+def _lock(handle: BinaryIO, *, exclusive: bool, wait: bool) -> bool:
+    """``flock`` a file (where the OS has it); False when ``wait`` is off and it is held."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    flags = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        fcntl.flock(handle.fileno(), flags if wait else flags | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -79,6 +96,37 @@ class BlobStore:
         fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.sha_root)
         os.close(fd)
         return Path(name)
+
+    @contextlib.contextmanager
+    def scratch(self, purpose: str) -> Iterator[Path]:
+        """A private working folder inside the store, removed when the block ends.
+
+        Work that lays files out (a model with its external data, an examiner's result)
+        happens here rather than in the system's temporary folder: on the catalog's own
+        file system, and if the process is killed the folder is a leftover of an
+        interrupted write, which ``catalog gc`` removes. While the block runs, the folder's
+        lock file is held, so gc in another process leaves a live folder alone.
+        """
+        with self.guard():  # gc cannot look between the folder's creation and its lock
+            self.sha_root.mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{purpose}-", dir=self.sha_root))
+            holder = (folder / SCRATCH_LOCK).open("a+b")
+            _lock(holder, exclusive=True, wait=True)
+        try:
+            yield folder
+        finally:
+            holder.close()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
+    def scratch_in_use(folder: Path) -> bool:
+        """Whether a live process holds this scratch folder (see :meth:`scratch`)."""
+        try:
+            handle = (folder / SCRATCH_LOCK).open("rb")
+        except OSError:
+            return False
+        with handle:
+            return not _lock(handle, exclusive=True, wait=False)
 
     def adopt(self, temp: Path, sha256: str | None = None) -> str:
         """Move a filled temporary file into place under its hash; return the hash.
@@ -188,7 +236,7 @@ class BlobStore:
                     yield candidate
 
     def iter_temps(self) -> Iterator[Path]:
-        """Temporary files left by interrupted writes."""
+        """Temporary files and scratch folders left by interrupted writes."""
         if self.sha_root.is_dir():
             yield from sorted(self.sha_root.glob(TEMP_PREFIX + "*"))
 
@@ -201,18 +249,19 @@ class BlobStore:
         yet committed a row for. Uses ``flock`` where the OS has it; elsewhere
         gc relies on its age guard alone.
         """
-        try:
-            import fcntl
-        except ImportError:
-            yield
-            return
         self.sha_root.mkdir(parents=True, exist_ok=True)
+        # Closing the file releases the lock, also when the block raises.
         with (self.root / ".lock").open("a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            _lock(handle, exclusive=exclusive, wait=True)
+            yield
+
+    @staticmethod
+    def remove_temp(temp: Path) -> None:
+        """Delete a temporary file or scratch folder (used by garbage collection only)."""
+        if temp.is_dir() and not temp.is_symlink():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            temp.unlink(missing_ok=True)
 
     def remove(self, sha256: str) -> None:
         """Delete a blob (used by garbage collection only)."""

@@ -77,7 +77,11 @@ def check_catalog(
         report.notes.append(
             f"{len(orphans)} blob(s) named by no record ('catalog gc' removes them)"
         )
-    temps = list(catalog.blobs.iter_temps())
+    temps = [
+        temp
+        for temp in catalog.blobs.iter_temps()
+        if not (temp.is_dir() and catalog.blobs.scratch_in_use(temp))
+    ]
     if temps:
         report.notes.append(f"{len(temps)} temporary file(s) from interrupted writes")
     return report
@@ -113,8 +117,10 @@ def collect_garbage(catalog: Catalog, *, min_age_s: float | None = None) -> GcRe
             report.blobs_removed.append(sha256)
             report.bytes_freed += stat.st_size
         for temp in catalog.blobs.iter_temps():
-            if now - temp.stat().st_mtime >= age_limit:
-                temp.unlink(missing_ok=True)
+            if temp.is_dir() and catalog.blobs.scratch_in_use(temp):
+                continue  # another process is working in it
+            if now - temp.lstat().st_mtime >= age_limit:
+                catalog.blobs.remove_temp(temp)
                 report.temp_files_removed += 1
     if report.blobs_removed or report.temp_files_removed:
         with catalog.write(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,8 +175,8 @@ def _run_model(
     model, rows = plan.model, table.num_rows
     probability_at, value_at = positions
     values, probabilities = [], []
-    with tempfile.TemporaryDirectory(prefix="modeldesk-predict-") as scratch:
-        session = open_session(catalog, model, Path(scratch))
+    with catalog.blobs.scratch("predict") as scratch:
+        session = open_session(catalog, model, scratch)
         for start in range(0, rows, BATCH_ROWS):
             check_cancel(cancel, f"predicting with {model.ref}")
             stop = min(start + BATCH_ROWS, rows)

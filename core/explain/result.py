@@ -37,6 +37,7 @@ class Explanation:
     seconds: float = 0.0
     model_seconds: float = 0.0  # of ``seconds``, how long the model itself ran (agnostic)
     cached: bool = False
+    workers: int = 0  # worker processes that computed the values (0: the calling process)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -94,6 +95,7 @@ class Explanation:
             "seconds": round(self.seconds, 3),
             "model_seconds": round(self.model_seconds, 3),
             "cached": self.cached,
+            "workers": self.workers,
             "notes": self.notes,
         }
 
@@ -143,6 +145,7 @@ class Explanation:
             "seed": self.seed,
             "seconds": self.seconds,
             "model_seconds": self.model_seconds,
+            "workers": self.workers,
             "notes": self.notes,
         }
         table = table.replace_schema_metadata({"modeldesk": json.dumps(meta)})
@@ -190,5 +193,6 @@ class Explanation:
             seconds=meta["seconds"],
             model_seconds=meta.get("model_seconds", 0.0),
             cached=True,
+            workers=int(meta.get("workers", 0)),
             notes=list(meta.get("notes", [])),
         )

@@ -7,7 +7,6 @@ input, so asking twice costs one catalog read.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -55,8 +54,8 @@ def estimate(catalog: Catalog, plan: ExplainPlan) -> CostEstimate | None:
     if plan.method == "tree":
         return None
     background, _ = _background(catalog, plan)
-    with tempfile.TemporaryDirectory(prefix="modeldesk-explain-") as scratch:
-        function = _function(catalog, plan, Path(scratch))
+    with catalog.blobs.scratch("explain") as scratch:
+        function = _function(catalog, plan, scratch)
         return estimate_cost(
             function, plan.method, plan.stop - plan.start, len(plan.feeds.columns), background
         )
@@ -162,7 +161,7 @@ def _explain_trees(
     interventional = plan.perturbation == "interventional"
     # Path-dependent TreeSHAP weighs each split by how much training data went each way.
     covers = ensemble.covers(background if interventional else every)
-    values, base = tree_shap_values(
+    shap_values = tree_shap_values(
         ensemble.shap_model(covers),
         data.astype(ensemble.threshold_dtype),
         perturbation="interventional" if interventional else "tree_path_dependent",
@@ -175,16 +174,18 @@ def _explain_trees(
         notes.append(
             f"node covers counted from the {len(every)} rows of {plan.background_dataset.ref}"
         )
-    return _result(
+    result = _result(
         plan,
         data,
-        values,
-        np.tile(base, (len(data), 1)),
+        shap_values.values,
+        np.tile(shap_values.base, (len(data), 1)),
         _SPACES.get(ensemble.post_transform, "margin (raw value)"),
         ensemble.output_names,
         len(background) if interventional else len(every),
         notes,
     )
+    result.workers = shap_values.workers
+    return result
 
 
 def _explain_agnostic(
@@ -195,8 +196,8 @@ def _explain_agnostic(
     progress: ProgressCallback,
     cancel: threading.Event | None,
 ) -> Explanation:
-    with tempfile.TemporaryDirectory(prefix="modeldesk-explain-") as scratch:
-        function = _function(catalog, plan, Path(scratch))
+    with catalog.blobs.scratch("explain") as scratch:
+        function = _function(catalog, plan, scratch)
         outputs = function(data)
         bad = ~np.isfinite(outputs).all(axis=1)
         if bad.any():

@@ -16,17 +16,20 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from core.progress import ProgressCallback, check_cancel, no_progress
 
-__all__ = ["tree_shap_values"]
+__all__ = ["POOL_MIN_SECONDS_ENV", "TreeShapValues", "pool_worth_seconds", "tree_shap_values"]
 
 # Below this much estimated remaining work, starting worker processes (~0.3 s each,
 # as they load shap's compiled part alone) costs more than it saves.
 POOL_WORTH_S = 2.0
+# Overrides POOL_WORTH_S (seconds; 0 uses the pool for any job larger than its first
+# chunk), so a test or a smoke check can force the pool whatever the machine's speed.
+POOL_MIN_SECONDS_ENV = "MODELDESK_TREE_POOL_MIN_S"
 CHUNK_S = 0.5
 FIRST_CHUNK_ROWS = 32
 _worker_kernel: dict[str, Any] | None = None
@@ -124,6 +127,25 @@ def _explain_chunk(rows: np.ndarray) -> np.ndarray:
     return _run_kernel(_worker_kernel, rows)
 
 
+class TreeShapValues(NamedTuple):
+    """SHAP values (rows x features x outputs), base values (outputs), worker processes used."""
+
+    values: np.ndarray
+    base: np.ndarray
+    workers: int
+
+
+def pool_worth_seconds() -> float:
+    """Estimated seconds of remaining work above which the worker pool starts."""
+    override = os.environ.get(POOL_MIN_SECONDS_ENV, "").strip()
+    if override:
+        try:
+            return max(float(override), 0.0)
+        except ValueError:
+            pass  # a malformed override is ignored rather than breaking explanations
+    return POOL_WORTH_S
+
+
 def tree_shap_values(
     model: dict[str, Any],
     rows: np.ndarray,
@@ -133,11 +155,12 @@ def tree_shap_values(
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
     workers: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> TreeShapValues:
     """SHAP values (rows x features x outputs) and base values (outputs) of ``model``.
 
     ``model`` is a dict from :meth:`TreeEnsemble.shap_model`; ``background`` is needed for
-    interventional perturbation. ``workers`` caps the pool (default: the usable cores).
+    interventional perturbation. ``workers`` caps the pool (default: the usable cores);
+    the result says how many worker processes ran (0: all in this process).
     """
     total = len(rows)
     explainer = _explainer(model, background, perturbation)
@@ -150,20 +173,21 @@ def tree_shap_values(
     progress(first, total, "explaining rows")
     per_row = (time.perf_counter() - started) / max(first, 1)
     if first == total:
-        return parts[0], base
+        return TreeShapValues(parts[0], base, 0)
     chunk = max(1, int(CHUNK_S / max(per_row, 1e-9)))
     chunks = [rows[start : start + chunk] for start in range(first, total, chunk)]
     workers = workers or _usable_cores()
-    if workers > 1 and per_row * (total - first) > POOL_WORTH_S:
+    if workers > 1 and per_row * (total - first) >= pool_worth_seconds():
         parts += _pooled(kernel, chunks, workers, first, total, progress, cancel)
     else:
+        workers = 0
         done = first
         for part in chunks:
             check_cancel(cancel, "explaining")
             parts.append(_run_kernel(kernel, part))
             done += len(part)
             progress(done, total, "explaining rows")
-    return np.concatenate(parts), base
+    return TreeShapValues(np.concatenate(parts), base, workers)
 
 
 def _usable_cores() -> int:

@@ -8,6 +8,7 @@ crashes native code takes down this process only; the parent reports it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,35 @@ def examine_here(path: Path) -> dict[str, Any]:
     return facts
 
 
+PARENT_ENV = "MODELDESK_EXAMINE_PARENT"
+
+
+def _die_with_parent() -> None:
+    """On Linux, end this process when the one that started it dies.
+
+    The parent enforces the time limit; if it is killed, a model that hangs the parser
+    must not keep this process running. Set here rather than through ``preexec_fn``,
+    which is unsafe in a threaded parent (the desktop app).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    expected = os.environ.get(PARENT_ENV, "")
+    if expected.isdigit() and os.getppid() != int(expected):
+        os._exit(1)  # the parent died before the request above took effect
+
+
 def main(argv: list[str]) -> int:
     """Examine ``argv[1]`` and write ``{"ok": ..., ...}`` JSON to ``argv[2]``."""
+    _die_with_parent()
     try:
         import resource
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import core
 from core.errors import Cancelled, ModelFileError
+from core.models._examine_child import PARENT_ENV
 from core.progress import ProgressCallback, no_progress
 
 __all__ = ["MAX_MODEL_FILE_BYTES", "examine_model", "examine_timeout", "sniff_model_file"]
@@ -95,6 +96,7 @@ def _child_env() -> dict[str, str]:
     source_root = str(Path(core.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
     env["OMP_NUM_THREADS"] = "1"
+    env[PARENT_ENV] = str(os.getpid())  # the child ends itself if this process dies
     return env
 
 
@@ -112,57 +114,75 @@ def examine_model(
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
     child_command: Callable[[Path, Path], list[str]] | None = None,
+    scratch: Path | None = None,
 ) -> dict[str, Any]:
     """Examine an ONNX file in a child process and return its facts.
 
     Raises ``ModelFileError`` naming the file and the problem, ``Cancelled``
     if ``cancel`` is set while the child runs. ``child_command`` replaces the
     examiner's command line (a frozen app runs itself; tests use it to stand
-    in for a crash no real file can be relied on to cause).
+    in for a crash no real file can be relied on to cause). The child writes its result
+    into ``scratch`` (an empty folder the caller removes; a catalog's own scratch folder,
+    so a killed import leaves nothing in the system's temporary folder), or into a
+    temporary folder of its own.
     """
     path = Path(path)
     size = sniff_model_file(path)
+    if scratch is not None:
+        return _examine(path, size, scratch, timeout, progress, cancel, child_command)
+    with tempfile.TemporaryDirectory(prefix="modeldesk-examine-") as folder:
+        return _examine(path, size, Path(folder), timeout, progress, cancel, child_command)
+
+
+def _examine(
+    path: Path,
+    size: int,
+    scratch: Path,
+    timeout: float | None,
+    progress: ProgressCallback,
+    cancel: threading.Event | None,
+    child_command: Callable[[Path, Path], list[str]] | None,
+) -> dict[str, Any]:
     limit = examine_timeout(size) if timeout is None else timeout
     progress(0, 1, f"examining {path.name}")
-    with tempfile.TemporaryDirectory(prefix="modeldesk-examine-") as scratch:
-        result_path = Path(scratch) / "result.json"
-        stderr_path = Path(scratch) / "stderr.txt"
-        with stderr_path.open("wb") as stderr:
-            child = subprocess.Popen(
-                (child_command or _child_command)(path.absolute(), result_path),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                env=_child_env(),
-            )
-            deadline = time.monotonic() + limit
-            try:
-                while True:
-                    try:
-                        child.wait(timeout=0.05)
-                        break
-                    except subprocess.TimeoutExpired:
-                        pass
-                    if cancel is not None and cancel.is_set():
-                        raise Cancelled(f"{path}: examination cancelled")
-                    if time.monotonic() > deadline:
-                        raise ModelFileError(
-                            f"{path}: examining the model took longer than {limit:.0f} s; refused"
-                        )
-            finally:
-                if child.poll() is None:
-                    child.kill()
-                    child.wait()
-        if child.returncode < 0:
-            raise ModelFileError(
-                f"{path}: examining the model crashed the ONNX parser or runtime "
-                f"({_signal_name(child.returncode)}); refused"
-            )
-        if child.returncode != 0 or not result_path.is_file():
-            detail = stderr_path.read_text("utf-8", "replace").strip().splitlines()
-            last = detail[-1] if detail else f"exit code {child.returncode}"
-            raise ModelFileError(f"{path}: the model examiner failed ({last})")
-        result = json.loads(result_path.read_text("utf-8"))
+    result_path = scratch / "result.json"
+    stderr_path = scratch / "stderr.txt"
+    with stderr_path.open("wb") as stderr:
+        child = subprocess.Popen(
+            (child_command or _child_command)(path.absolute(), result_path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=_child_env(),
+        )
+        deadline = time.monotonic() + limit
+        try:
+            while True:
+                try:
+                    child.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"{path}: examination cancelled")
+                if time.monotonic() > deadline:
+                    raise ModelFileError(
+                        f"{path}: examining the model took longer than {limit:.0f} s; refused"
+                    )
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    if child.returncode < 0:
+        raise ModelFileError(
+            f"{path}: examining the model crashed the ONNX parser or runtime "
+            f"({_signal_name(child.returncode)}); refused"
+        )
+    if child.returncode != 0 or not result_path.is_file():
+        detail = stderr_path.read_text("utf-8", "replace").strip().splitlines()
+        last = detail[-1] if detail else f"exit code {child.returncode}"
+        raise ModelFileError(f"{path}: the model examiner failed ({last})")
+    result = json.loads(result_path.read_text("utf-8"))
     progress(1, 1, f"examined {path.name}")
     if not result["ok"]:
         raise ModelFileError(result["error"])

@@ -206,7 +206,7 @@ def import_model(
         stored = model_version_by_id(catalog, same[0]["id"])
         if not stored.external_files:
             return ModelImport(stored, created=False)
-        facts = examine_model(path, progress=Stage(progress, 0.1, 0.6), cancel=cancel)
+        facts = _examine(catalog, path, progress, cancel)
         externals = _hash_external_files(path, facts, cancel)
         for row in same:
             candidate = model_version_by_id(catalog, row["id"])
@@ -214,7 +214,7 @@ def import_model(
             if sorted(stored_files) == sorted(externals):
                 return ModelImport(candidate, created=False)
     if facts is None:
-        facts = examine_model(path, progress=Stage(progress, 0.1, 0.6), cancel=cancel)
+        facts = _examine(catalog, path, progress, cancel)
         externals = _hash_external_files(path, facts, cancel)
 
     mapping = resolve_feature_mapping(
@@ -263,6 +263,15 @@ def import_model(
         raise
     progress(1, 1, "imported")
     return ModelImport(model_version_by_id(catalog, version_id), True)
+
+
+def _examine(
+    catalog: Catalog, path: Path, progress: ProgressCallback, cancel: threading.Event | None
+) -> dict[str, Any]:
+    with catalog.blobs.scratch("examine") as scratch:
+        return examine_model(
+            path, progress=Stage(progress, 0.1, 0.6), cancel=cancel, scratch=scratch
+        )
 
 
 def _classes_from_metadata(facts: dict[str, Any]) -> list[str] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import psutil
+
 from core.bench.profiles import Profile, add_profile
 from core.bench.run import list_runs
 from gui.navigator import Selection
@@ -60,14 +62,26 @@ def test_a_failed_run_shows_as_failed_and_cancel_stores_nothing(window, qtbot):
     before = len(list_runs(catalog))
     bench.matrix.setCurrentCell(1, bench.profiles.index("long"))
     bench.run_selected()
-    qtbot.waitUntil(lambda: bool(window.runner.active), timeout=5_000)
-    qtbot.wait(1500)  # the agent is up and running the model
+    qtbot.waitUntil(lambda: bool(window.runner.active), timeout=60_000)
+    # Wait until an agent has spent real CPU time: it is inside its measured loop.
+    qtbot.waitUntil(lambda: _busy_agent() is not None, timeout=120_000)
     for job in list(window.runner.active):
         job.cancel()
     qtbot.waitUntil(lambda: not window.runner.active, timeout=30_000)
     assert len(list_runs(catalog)) == before
-    qtbot.waitUntil(lambda: not bench.pending, timeout=5_000)
+    qtbot.waitUntil(lambda: not bench.pending, timeout=60_000)
     assert bench.matrix.item(1, bench.profiles.index("long")).text() == "—"
+
+
+def _busy_agent() -> psutil.Process | None:
+    """A benchmark agent started by this process that has used a second of CPU, if any."""
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "agent" in " ".join(child.cmdline()) and sum(child.cpu_times()[:2]) >= 1.0:
+                return child
+        except psutil.Error:
+            continue  # it ended while we looked
+    return None
 
 
 def test_profiles_are_added_edited_and_removed_from_the_tab(window, qtbot, demo_path):
@@ -87,7 +101,7 @@ def test_profiles_are_added_edited_and_removed_from_the_tab(window, qtbot, demo_
     editor.budget.setValue(12.5)
     editor.dims.setText("sequence=64 image:2=32")
     editor.accept()
-    qtbot.waitUntil(lambda: "pi4" in bench.profiles, timeout=10_000)
+    qtbot.waitUntil(lambda: "pi4" in bench.profiles, timeout=60_000)
     saved = get_profile(window.context.catalog, "pi4")
     assert (saved.intra_threads, saved.budget_ms, saved.cores) == (4, 12.5, (0,))
     assert saved.dims == {"sequence": 64} and saved.axis_dims == {"image:2": 32}
@@ -98,18 +112,18 @@ def test_profiles_are_added_edited_and_removed_from_the_tab(window, qtbot, demo_
     editor.iterations.setValue(7)
     editor.accept()
     qtbot.waitUntil(
-        lambda: get_profile(window.context.catalog, "pi4").iterations == 7, timeout=10_000
+        lambda: get_profile(window.context.catalog, "pi4").iterations == 7, timeout=60_000
     )
     # A bad field is a one-line error and changes nothing.
     before = catalog_snapshot(demo_path)
     editor = bench.open_editor("pi4")
     editor.batches.setText("1,x")
     editor.accept()
-    qtbot.waitUntil(lambda: bool(window.error_boxes), timeout=5_000)
+    qtbot.waitUntil(lambda: bool(window.error_boxes), timeout=60_000)
     assert "comma-separated" in window.error_boxes[-1].text()
     assert catalog_snapshot(demo_path) == before
     bench.remove_current_profile()
-    qtbot.waitUntil(lambda: "pi4" not in bench.profiles, timeout=10_000)
+    qtbot.waitUntil(lambda: "pi4" not in bench.profiles, timeout=60_000)
 
 
 def test_unsized_dynamic_dims_are_asked_for_before_a_run(window, qtbot, model_file):

@@ -9,7 +9,7 @@ from core.catalog.derived import list_derived
 from core.models.registry import get_model_version
 from gui.navigator import Selection
 
-from helpers import catalog_snapshot
+from helpers import catalog_snapshot, hold_mid_job
 
 
 def _explain(window, qtbot, name: str, version: int, **settings):
@@ -85,7 +85,7 @@ def test_exports_of_plots_and_values(window, qtbot, tmp_path):
         assert (tmp_path / "chart.png").stat().st_size > 1000
         assert "<svg" in (tmp_path / "chart.svg").read_text()
     view.export_values(str(tmp_path / "values.parquet"))
-    qtbot.waitUntil(lambda: (tmp_path / "values.parquet").exists(), timeout=10_000)
+    qtbot.waitUntil(lambda: (tmp_path / "values.parquet").exists(), timeout=60_000)
     table = pq.read_table(tmp_path / "values.parquet")
     assert table.num_rows == 10 and table.column_names[-1] == "base_value"
     assert np.allclose(table.column("bmi").to_numpy(), view.view.explanation.values[:, 2, 0])
@@ -128,19 +128,23 @@ def test_a_long_run_asks_first_and_declining_runs_nothing(window, qtbot, monkeyp
     view.run()
     qtbot.waitUntil(lambda: bool(asked), timeout=60_000)
     assert "model evaluations" in asked[0]
-    qtbot.waitUntil(lambda: view.explain_button.isEnabled(), timeout=5_000)
+    qtbot.waitUntil(lambda: view.explain_button.isEnabled(), timeout=60_000)
     model = get_model_version(window.context.catalog, "breast-cancer@1")
     assert list_derived(window.context.catalog, "explanation", model.id) == []
 
 
-def test_cancelling_an_explanation_stores_nothing(window, qtbot, demo_path):
+def test_cancelling_an_explanation_stores_nothing(window, qtbot, demo_path, monkeypatch):
+    import gui.pages.explain_view as explain_view
+
+    held, reached = hold_mid_job(explain_view.explain_view)
+    monkeypatch.setattr(explain_view, "explain_view", held)
     window.open_selection(Selection("model", "breast-cancer", 1))
     view = window.model_version_page.explain
     view.rows.setText("0:60")
     view.method.setCurrentText("permutation")
-    view.run(confirmed=True)
-    qtbot.waitUntil(lambda: bool(window.runner.active), timeout=5_000)
     before = catalog_snapshot(demo_path)
+    view.run(confirmed=True)
+    qtbot.waitUntil(reached.is_set, timeout=60_000)  # mid-way through, and waiting
     for job in list(window.runner.active):
         job.cancel()
     qtbot.waitUntil(lambda: not window.runner.active, timeout=60_000)

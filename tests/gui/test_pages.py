@@ -110,12 +110,12 @@ def test_dataset_version_page(window, qtbot):
     assert "breast-cancer-train@1" in changes and "schema unchanged" in changes
 
     page.tabs.setCurrentIndex(1)  # rows are read on the worker pool
-    qtbot.waitUntil(lambda: page.page is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.page is not None, timeout=60_000)
     assert len(page.rows_table.model.rows) == 100
     assert page.rows_table.model.headers[0] == "sample_id"
     assert page.rows_table.model.rows[0][0] == 1
     page.next_button.click()
-    qtbot.waitUntil(lambda: page.page.offset == 100, timeout=10_000)
+    qtbot.waitUntil(lambda: page.page.offset == 100, timeout=60_000)
     assert page.rows_table.model.rows[0][0] == 101
     assert "rows 101–200 of 398" in page.page_label.text()
 
@@ -124,9 +124,9 @@ def test_editing_tags_and_description_is_saved_through_core(window, qtbot):
     window.open_selection(Selection("model", "digits", 2))
     page = window.model_version_page
     page.tags.saved.emit({"stage": "candidate", "owner": "vision"})
-    qtbot.waitUntil(lambda: page.version.tags.get("stage") == "candidate", timeout=10_000)
+    qtbot.waitUntil(lambda: page.version.tags.get("stage") == "candidate", timeout=60_000)
     page.description.saved.emit("# Digits\n\nA *small* MLP.")
-    qtbot.waitUntil(lambda: (page.version.description or "").startswith("# Digits"), timeout=10_000)
+    qtbot.waitUntil(lambda: (page.version.description or "").startswith("# Digits"), timeout=60_000)
     stored = get_model_version(window.catalog, "digits@2")
     assert stored.tags == {"owner": "vision", "stage": "candidate"}
     assert "MLP" in page.description.viewer.toPlainText()
@@ -140,7 +140,7 @@ def test_editing_the_data_dictionary(window, qtbot):
     table.model.setData(table.model.index(row, 3), "kg/m²")
     qtbot.waitUntil(
         lambda: next(c for c in page.version.columns if c.name == "bmi").unit == "kg/m²",
-        timeout=10_000,
+        timeout=60_000,
     )
 
 

@@ -161,6 +161,6 @@ def test_jobs_run_below_the_gui_threads_priority(qtbot):
     runner = JobRunner()
     for _ in range(2):  # a reused pool thread is not lowered twice
         job = runner.start("nice", report_niceness, catalog_path=None, on_done=seen.append)
-        qtbot.waitUntil(lambda job=job: job not in runner.active, timeout=10_000)
+        qtbot.waitUntil(lambda job=job: job not in runner.active, timeout=60_000)
     base = os.getpriority(os.PRIO_PROCESS, os.getpid())
     assert seen == [min(base + JOB_NICENESS, 19)] * 2
