@@ -1,34 +1,53 @@
 """Derived results (predictions, explanations) cached as blobs, keyed by their inputs.
 
-A derived result is a pure function of a model version, a dataset version and some
-parameters, so it is stored once under a key hashed from all of them and read back
-instead of recomputed. Editing a version's feature mapping changes the key, because
-the mapping is part of it. These rows are caches, not part of the audited record:
-``catalog gc`` keeps their blobs while the row exists, and a blob that fails its hash
-check is simply recomputed.
+A derived result is a pure function of a model version's content, a dataset
+version's content, the feature mapping between them, the runtimes that computed it
+and some options, so it is stored once under a key hashed from all of them and read
+back instead of recomputed. Every key is built here, by :func:`derived_key`, from
+every one of those inputs, so no caller can forget one: two versions whose ``.onnx``
+bytes are equal but whose external weights differ get different keys, and so do the
+same inputs under another ONNX Runtime or shap. These rows are caches, not part of
+the audited record: ``catalog gc`` keeps their blobs while the row exists, and a blob
+that fails its hash check is simply recomputed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from importlib import metadata
+from typing import Any, Protocol
 
 from core.catalog.store import Catalog, utc_now
 from core.errors import IntegrityError, NotFoundError
 
 __all__ = [
+    "FORMAT",
     "DerivedEntry",
+    "ModelContent",
     "derived_key",
     "has_derived",
     "list_derived",
     "load_derived",
+    "runtime_versions",
     "store_derived",
 ]
 
-# Bump when the stored layout of a derived kind changes, so old entries are not read.
-FORMAT = 1
+# ModelDesk's result format: bump when the stored layout of a derived kind changes (or
+# how a result is computed), so old entries are not read.
+FORMAT = 2
+
+
+class ModelContent(Protocol):
+    """What a model version's content is made of (a ``ModelVersion`` is one)."""
+
+    @property
+    def sha256(self) -> str: ...  # the .onnx file
+
+    @property
+    def external_files(self) -> list[dict[str, Any]]: ...  # path, sha256, size each
 
 
 @dataclass(frozen=True)
@@ -44,9 +63,49 @@ class DerivedEntry:
     seconds: float
 
 
-def derived_key(kind: str, inputs: dict[str, Any]) -> str:
-    """A stable hash of ``kind`` and every input (JSON-serialisable) of a result."""
-    text = json.dumps({"format": FORMAT, "kind": kind, **inputs}, sort_keys=True, default=str)
+def runtime_versions(packages: Iterable[str]) -> dict[str, str]:
+    """Installed versions of ``packages`` (read from their metadata, nothing imported)."""
+    found = {}
+    for package in packages:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def derived_key(
+    kind: str,
+    *,
+    model: ModelContent,
+    datasets: Mapping[str, str],
+    features: Sequence[str],
+    binding: str,
+    runtimes: Iterable[str],
+    options: Mapping[str, Any] | None = None,
+) -> str:
+    """The cache key of a ``kind`` result: a hash of everything that defines it.
+
+    ``model`` contributes its ``.onnx`` hash and every external data file (path and
+    hash); ``datasets`` maps each role (``rows``, ``background``) to a dataset version's
+    content hash; ``features`` and ``binding`` are the feature mapping; ``runtimes``
+    names the packages that compute the result (their installed versions are part of
+    the key, as is :data:`FORMAT`); ``options`` holds every other choice (JSON values).
+    """
+    inputs = {
+        "format": FORMAT,
+        "kind": kind,
+        "model": {
+            "onnx": model.sha256,
+            "external": sorted((entry["path"], entry["sha256"]) for entry in model.external_files),
+        },
+        "datasets": dict(datasets),
+        "features": list(features),
+        "binding": binding,
+        "runtimes": runtime_versions(sorted(set(runtimes))),
+        "options": dict(options or {}),
+    }
+    text = json.dumps(inputs, sort_keys=True, allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

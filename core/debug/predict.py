@@ -20,6 +20,7 @@ from core.progress import ProgressCallback, check_cancel, no_progress
 
 __all__ = [
     "BATCH_ROWS",
+    "PREDICTION_RUNTIMES",
     "Predictions",
     "open_session",
     "output_positions",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 BATCH_ROWS = 4096
+# What computes predictions (their versions are part of every cached prediction's key).
+PREDICTION_RUNTIMES = ("onnxruntime", "numpy")
 
 
 @dataclass
@@ -121,12 +124,11 @@ def predict(
     )
     key = derived_key(
         "predictions",
-        {
-            "model": model.sha256,
-            "features": plan.columns,
-            "binding": plan.binding,
-            "dataset": dataset.sha256,
-        },
+        model=model,
+        datasets={"rows": dataset.sha256},
+        features=plan.columns,
+        binding=plan.binding,
+        runtimes=PREDICTION_RUNTIMES,
     )
     outputs = _load_outputs(catalog, key)
     if outputs is None:

@@ -9,7 +9,6 @@ values is part of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import metadata
 
 from core.catalog.derived import derived_key
 from core.catalog.store import Catalog
@@ -20,7 +19,10 @@ from core.explain.options import DEFAULT_BACKGROUND, DEFAULT_ROWS, METHODS, PERT
 from core.explain.trees import TreeEnsemble, TreeNotApplicable, find_tree_ensemble
 from core.models.registry import ModelVersion, get_model_version
 
-__all__ = ["ExplainPlan", "parse_rows", "plan_explanation"]
+__all__ = ["EXPLANATION_RUNTIMES", "ExplainPlan", "parse_rows", "plan_explanation"]
+
+# What computes explanations (their versions are part of every cached explanation's key).
+EXPLANATION_RUNTIMES = ("onnxruntime", "shap", "numpy")
 
 
 @dataclass
@@ -104,31 +106,23 @@ def plan_explanation(
         perturbation = "interventional"  # what a masker over background rows does
     key = derived_key(
         "explanation",
-        {
-            "model": model.sha256,
-            "features": plan.columns,
-            "binding": plan.binding,
-            "dataset": dataset.sha256,
-            "background_dataset": source.sha256,
+        model=model,
+        datasets={"rows": dataset.sha256, "background": source.sha256},
+        features=plan.columns,
+        binding=plan.binding,
+        runtimes=EXPLANATION_RUNTIMES,
+        options={
             "rows": [start, stop],
             "method": method,
             "perturbation": perturbation,
             "background": background,
             "seed": seed,
-            "shap": _shap_version(),
         },
     )
     return ExplainPlan(
         model, dataset, source, plan, method, perturbation, start, stop, background, seed,
         image, ensemble, key,
     )  # fmt: skip
-
-
-def _shap_version() -> str:
-    try:
-        return metadata.version("shap")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _tree_ensemble(
