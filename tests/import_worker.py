@@ -1,15 +1,15 @@
 """A separate process that imports many datasets or models into one catalog.
 
-Used by the load tests: ``python import_worker.py CATALOG KIND COUNT TAG``
-imports COUNT distinct files (KIND ``data`` or ``model``) under one shared name
-and prints the version numbers it got, one JSON list on stdout.
+Used by the load tests: ``python import_worker.py CATALOG KIND COUNT TAG SCRATCH``
+imports COUNT distinct files (KIND ``data`` or ``model``), written in the folder
+SCRATCH, under one shared name and prints the version numbers it got, one JSON list
+on stdout.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -21,10 +21,11 @@ from core.models.importer import import_model
 import onnx_factory
 
 
-def main(catalog_path: str, kind: str, count: int, tag: str) -> None:
+def main(catalog_path: str, kind: str, count: int, tag: str, scratch: str) -> None:
     """Import ``count`` files and print the versions they received."""
     versions = []
-    with Catalog.open(catalog_path) as catalog, tempfile.TemporaryDirectory() as scratch:
+    Path(scratch).mkdir(parents=True, exist_ok=True)
+    with Catalog.open(catalog_path) as catalog:
         for index in range(count):
             if kind == "data":
                 path = Path(scratch) / f"{tag}-{index}.csv"
@@ -41,4 +42,4 @@ def main(catalog_path: str, kind: str, count: int, tag: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])

@@ -59,7 +59,7 @@ def sshd(tmp_path: Path) -> Iterator[dict[str, object]]:
     process = subprocess.Popen(
         [SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -132,3 +132,49 @@ def test_a_refused_key_is_a_clear_error(demo, sshd, tmp_path):
         bench(demo, "digits@2", ["wrong-key"])
     with pytest.raises(ModelDeskError, match="127.0.0.1: .*Permission denied"):
         install_agent(_profile(sshd, "wrong-key", identity=str(other)))
+
+
+def test_a_config_folder_with_a_space_keeps_its_known_hosts_whole(
+    demo, sshd, tmp_path, monkeypatch
+):
+    # As on macOS ("Application Support"): ssh must read ModelDesk's known_hosts as one file.
+    spaced = tmp_path / "Application Support"
+    spaced.mkdir()
+    shutil.copytree(known_hosts_file().parent, spaced / "modeldesk")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(spaced))
+    assert " " in str(known_hosts_file()) and known_hosts_file().is_file()
+    add_profile(demo, _profile(sshd, "spaced"))
+    (run,) = bench(demo, "digits@2", ["spaced"])
+    assert run.status == "ok", run.error
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("host", "-oProxyCommand=touch pwned"),
+        ("host", "dev ice"),
+        ("host", "host;reboot"),
+        ("user", "-oProxyCommand=x"),
+        ("user", "pi@evil"),
+        ("python", "-c"),
+    ],
+)
+def test_hostile_ssh_fields_are_refused_where_stored_and_where_used(demo, field, value):
+    from core.bench.ssh import ssh_base
+    from core.errors import BadInputError
+
+    fields = {"host": "device.local", "user": "pi", field: value}
+    hostile = Profile("hostile", kind="ssh", **fields)
+    with pytest.raises(BadInputError, match="profile 'hostile' needs"):
+        add_profile(demo, hostile)
+    # A profile read from a catalog edited by hand never went through add_profile.
+    with pytest.raises(BadInputError, match="profile 'hostile' needs"):
+        ssh_base(hostile)
+
+
+def test_the_target_follows_an_end_of_options_marker():
+    from core.bench.ssh import ssh_base
+
+    command = ssh_base(Profile("pi", kind="ssh", host="fe80::1%eth0", user="pi", port=2222))
+    assert command[-2:] == ["--", "pi@fe80::1%eth0"]
+    assert command[command.index("-p") + 1] == "2222"

@@ -149,6 +149,7 @@ def _run_workers(catalog_path: Path, kind: str, count: int) -> list[list[int]]:
                 kind,
                 str(count),
                 tag,
+                str(catalog_path.parent / f"files-{tag}"),
             ],
             env=_env(catalog_path),
             cwd=ROOT,

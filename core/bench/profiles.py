@@ -22,17 +22,23 @@ __all__ = [
     "BUILTIN_PROFILES",
     "Profile",
     "add_profile",
+    "check_ssh_target",
     "edit_profile",
     "get_profile",
     "list_profiles",
     "parse_dims",
     "remove_profile",
+    "ssh_target_problems",
     "unresolved_dims",
 ]
 
 KINDS = ("local", "ssh")
 OPT_LEVELS = ("disabled", "basic", "extended", "all")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# What a host name (RFC 1123 labels), an IPv4 or an IPv6 address (with a zone) can hold,
+# and a POSIX portable user name; neither may start with '-' (ssh would read an option).
+_HOST = re.compile(r"^[A-Za-z0-9_.:%\[\]][A-Za-z0-9_.:%\[\]-]{0,252}$")
+_USER = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,63}$")
 _AXIS = re.compile(r"^(?P<input>[^:=]+):(?P<axis>\d+)$")
 
 
@@ -178,6 +184,36 @@ def unresolved_dims(
     return missing
 
 
+def ssh_target_problems(profile: Profile) -> list[str]:
+    """What is wrong with an ssh profile's host, user, port, Python and identity."""
+    problems = []
+    if profile.kind != "ssh":
+        return problems
+    if not _HOST.match(profile.host or ""):
+        problems.append(
+            f"a host name or address (letters, digits, '.', '-', ':'; not {profile.host!r})"
+        )
+    if profile.user and not _USER.match(profile.user):
+        problems.append(f"a user name of letters, digits, '.', '_' or '-' (not {profile.user!r})")
+    port = profile.port
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        problems.append("a port from 1 to 65535")
+    for field_name in ("python", "identity"):
+        value = getattr(profile, field_name)
+        if not isinstance(value, str) or any(ch in value for ch in "\x00\n\r"):
+            problems.append(f"a {field_name} path without control characters")
+    if str(profile.python).startswith("-"):
+        problems.append("a Python command that does not start with '-'")
+    return problems
+
+
+def check_ssh_target(profile: Profile) -> None:
+    """Raise ``BadInputError`` if an ssh profile's target cannot be used safely."""
+    problems = ssh_target_problems(profile)
+    if problems:
+        raise BadInputError(f"profile {profile.name!r} needs " + "; ".join(problems))
+
+
 def _checked(profile: Profile) -> Profile:
     problems = []
     if not _NAME.match(profile.name):
@@ -199,6 +235,8 @@ def _checked(profile: Profile) -> Profile:
         problems.append("a non-negative budget and calibration")
     if profile.kind == "ssh" and not profile.host:
         problems.append("a host for an ssh profile")
+    elif profile.host or profile.user:
+        problems += ssh_target_problems(replace(profile, kind="ssh"))
     if not profile.providers:
         problems.append("at least one execution provider")
     if problems:

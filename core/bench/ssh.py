@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 from core.bench.client import AGENT_FILE
-from core.bench.profiles import Profile
-from core.errors import ModelDeskError
+from core.bench.profiles import Profile, check_ssh_target
+from core.errors import BadInputError, ModelDeskError
 
 __all__ = [
     "REMOTE_AGENT",
@@ -41,19 +41,38 @@ def known_hosts_file() -> Path:
 
 
 def ssh_base(profile: Profile) -> list[str]:
-    """``ssh`` with batch mode, a connect timeout, the port, key and target."""
+    """``ssh`` with batch mode, a connect timeout, the port, key and target.
+
+    The profile may come from a catalog edited by hand, so its host and user are checked
+    here too, and ``--`` ends ssh's options before the target: a host such as
+    ``-oProxyCommand=...`` can never be read as an option.
+    """
+    check_ssh_target(profile)
+    known_hosts = " ".join(
+        _ssh_config_quote(str(path)) for path in ("~/.ssh/known_hosts", known_hosts_file())
+    )
     command = [
         "ssh",
         "-o", "BatchMode=yes",
         "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}",
         "-o", "ServerAliveInterval=15",
-        "-o", f"UserKnownHostsFile=~/.ssh/known_hosts {known_hosts_file()}",
-        "-p", str(profile.port),
+        "-o", f"UserKnownHostsFile={known_hosts}",
+        "-p", str(int(profile.port)),
     ]  # fmt: skip
     if profile.identity:
         command += ["-i", str(Path(profile.identity).expanduser()), "-o", "IdentitiesOnly=yes"]
     target = f"{profile.user}@{profile.host}" if profile.user else profile.host
-    return [*command, target]
+    return [*command, "--", target]
+
+
+def _ssh_config_quote(value: str) -> str:
+    """One ssh_config argument: double-quoted, so a path with spaces stays one file.
+
+    ssh_config has no escape for a double quote inside quotes, so such a path is refused.
+    """
+    if '"' in value or "\n" in value:
+        raise BadInputError(f"{value!r}: ssh cannot take a path holding a quote or a newline")
+    return f'"{value}"'
 
 
 def ssh_command(profile: Profile, *, installed: bool = False) -> list[str]:

@@ -82,8 +82,9 @@ class BlobStore:
 
     def path(self, sha256: str) -> Path:
         """Where the blob with this hash lives (whether or not it exists)."""
-        if not _HEX64.fullmatch(sha256):
-            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256):
+            # Hashes come from catalog.db, which may have been edited by hand.
+            raise IntegrityError(f"blob name {sha256!r} is not a sha256 hex digest; refused")
         return self.sha_root / sha256[:2] / sha256[2:]
 
     def exists(self, sha256: str) -> bool:
@@ -193,7 +194,10 @@ class BlobStore:
 
     def verify(self, sha256: str) -> str | None:
         """Return None if the blob is present and intact, else what is wrong."""
-        path = self.path(sha256)
+        try:
+            path = self.path(sha256)
+        except IntegrityError as error:
+            return str(error)
         if not path.is_file():
             return f"blob {sha256}: missing ({path})"
         actual = hash_file(path)

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from core.catalog.audit import verify_chain
+from core.catalog.paths import file_name_problem, relative_path_problem
 from core.catalog.store import Catalog
 from core.progress import ProgressCallback, check_cancel, no_progress
 
@@ -56,6 +57,8 @@ def check_catalog(
     for table, rowid, parent, _index in conn.execute("PRAGMA foreign_key_check"):
         report.problems.append(f"{table} row {rowid}: refers to a missing {parent} row")
 
+    report.problems += _path_problems(catalog)
+
     named = sorted(_referenced(catalog))
     for done, sha256 in enumerate(named, start=1):
         check_cancel(cancel, "catalog check")
@@ -85,6 +88,33 @@ def check_catalog(
     if temps:
         report.notes.append(f"{len(temps)} temporary file(s) from interrupted writes")
     return report
+
+
+def _path_problems(catalog: Catalog) -> list[str]:
+    """File names and external-data paths in catalog.db that would leave their folder."""
+    problems = []
+    rows = catalog.query(
+        "SELECT v.id, m.name || '@' || v.version AS ref, v.file_name, f.path FROM model_version v"
+        " JOIN model m ON m.id = v.model_id LEFT JOIN model_file f ON f.model_version_id = v.id"
+    )
+    seen = set()
+    for row in rows:
+        if row["id"] not in seen:
+            seen.add(row["id"])
+            problem = file_name_problem(row["file_name"])
+            if problem is not None:
+                problems.append(
+                    f"model_version #{row['id']} ({row['ref']}): file name "
+                    f"{row['file_name']!r} {problem}"
+                )
+        if row["path"] is not None:
+            problem = relative_path_problem(row["path"])
+            if problem is not None:
+                problems.append(
+                    f"model_file of model_version #{row['id']} ({row['ref']}): path "
+                    f"{row['path']!r} {problem}"
+                )
+    return problems
 
 
 def collect_garbage(catalog: Catalog, *, min_age_s: float | None = None) -> GcReport:

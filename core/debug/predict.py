@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from core.catalog.derived import derived_key, load_derived, store_derived
+from core.catalog.paths import inside
 from core.catalog.store import Catalog
 from core.datasets.registry import DatasetVersion, get_dataset_version
 from core.debug.feeds import FeedPlan, feed_plan, make_feeds
@@ -22,6 +23,7 @@ __all__ = [
     "BATCH_ROWS",
     "PREDICTION_RUNTIMES",
     "Predictions",
+    "lay_out_model",
     "open_session",
     "output_positions",
     "predict",
@@ -59,19 +61,30 @@ def open_session(catalog: Catalog, model: ModelVersion, scratch: Path) -> Any:
 
     path = catalog.blobs.verified_path(model.sha256)
     if model.external_files:
-        # ONNX Runtime finds external data beside the model: lay them out by name.
-        folder = scratch / "model"
-        folder.mkdir()
-        target = folder / (model.file_name or "model.onnx")
-        shutil.copyfile(path, target)
-        for entry in model.external_files:
-            destination = folder / entry["path"]
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(catalog.blobs.verified_path(entry["sha256"]), destination)
-        path = target
+        path = lay_out_model(catalog, model, scratch / "model")
     options = ort.SessionOptions()
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def lay_out_model(catalog: Catalog, model: ModelVersion, folder: Path) -> Path:
+    """Copy the model and its external data files into ``folder``; return the model's path.
+
+    ONNX Runtime finds external data beside the model, so the files are laid out by
+    their recorded relative paths, each checked to stay inside ``folder`` first (the
+    paths come from catalog.db, which may have been edited by hand).
+    """
+    what = f"catalog.db, model {model.ref}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = inside(folder, model.file_name or "model.onnx", what=what, file_name=True)
+    layout = [(target, model.sha256)]
+    for entry in model.external_files:
+        layout.append((inside(folder, entry["path"], what=f"{what} external file"),
+                       entry["sha256"]))  # fmt: skip
+    for destination, sha256 in layout:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(catalog.blobs.verified_path(sha256), destination)
+    return target
 
 
 def probability_matrix(value: Any, labels: list[str]) -> np.ndarray:
