@@ -64,7 +64,11 @@ def open_session(catalog: Catalog, model: ModelVersion, scratch: Path) -> Any:
         path = lay_out_model(catalog, model, scratch / "model")
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # ORT raises its own types; the model is the problem
+        detail = " ".join(str(error).split())[:300] or type(error).__name__
+        raise BadInputError(f"model {model.ref}: ONNX Runtime cannot load it ({detail})") from None
 
 
 def lay_out_model(catalog: Catalog, model: ModelVersion, folder: Path) -> Path:

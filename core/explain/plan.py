@@ -8,6 +8,7 @@ values is part of it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from core.catalog.derived import derived_key
@@ -75,6 +76,7 @@ def plan_explanation(
     perturbation: str = "interventional",
     background: int | str = DEFAULT_BACKGROUND,
     seed: int = 0,
+    cancel: threading.Event | None = None,
 ) -> ExplainPlan:
     """Check the request and decide the method; raise a clear error on bad input."""
     if method not in METHODS:
@@ -92,7 +94,7 @@ def plan_explanation(
     source = get_dataset_version(catalog, model.trained_on) if model.trained_on else dataset
     feed_plan(model, source)  # the background must feed the model too
     image = image_shape(plan.columns)
-    ensemble, reason = _tree_ensemble(catalog, model, plan)
+    ensemble, reason = _tree_ensemble(catalog, model, plan, cancel)
     if method == "auto":
         method = "tree" if ensemble else ("partition" if image else "permutation")
     if method == "tree" and ensemble is None:
@@ -126,7 +128,7 @@ def plan_explanation(
 
 
 def _tree_ensemble(
-    catalog: Catalog, model: ModelVersion, plan: FeedPlan
+    catalog: Catalog, model: ModelVersion, plan: FeedPlan, cancel: threading.Event | None
 ) -> tuple[TreeEnsemble | None, str]:
     import onnx
 
@@ -134,7 +136,7 @@ def _tree_ensemble(
         return None, "the trees read one feature matrix, not several named inputs"
     try:
         path = catalog.blobs.verified_path(model.sha256)
-        ensemble = find_tree_ensemble(onnx.load(str(path), load_external_data=False))
+        ensemble = find_tree_ensemble(onnx.load(str(path), load_external_data=False), cancel)
     except TreeNotApplicable as error:
         return None, str(error)
     if ensemble.input_name != plan.inputs[0]["name"] or ensemble.n_features != len(plan.columns):

@@ -28,11 +28,16 @@ from core.explain.agnostic import (
 from core.explain.options import DEFAULT_BACKGROUND
 from core.explain.plan import ExplainPlan, plan_explanation
 from core.explain.result import Explanation
+from core.explain.trees import TreeEnsemble
 from core.progress import ProgressCallback, Stage, no_progress
 
-__all__ = ["estimate", "estimate_request", "explain"]
+__all__ = ["check_additivity", "estimate", "estimate_request", "explain"]
 
 _SPACES = {"LOGISTIC": "margin (log-odds)", "SOFTMAX": "margin (softmax logits)"}
+# Tree values are checked against ONNX Runtime on this many rows, to within this
+# fraction of the margin's scale (float32 sums over many trees round at about 1e-6).
+ADDITIVITY_ROWS = 64
+ADDITIVITY_TOLERANCE = 1e-4
 
 
 def _background(catalog: Catalog, plan: ExplainPlan) -> tuple[np.ndarray, np.ndarray]:
@@ -111,6 +116,7 @@ def explain(
         perturbation=perturbation,
         background=background,
         seed=seed,
+        cancel=cancel,
     )
     cached = load_derived(catalog, plan.key)
     if cached is not None:
@@ -160,15 +166,17 @@ def _explain_trees(
     assert ensemble is not None
     interventional = plan.perturbation == "interventional"
     # Path-dependent TreeSHAP weighs each split by how much training data went each way.
-    covers = ensemble.covers(background if interventional else every)
+    covers = ensemble.covers(background if interventional else every, cancel)
+    rows = data.astype(ensemble.threshold_dtype)
     shap_values = tree_shap_values(
         ensemble.shap_model(covers),
-        data.astype(ensemble.threshold_dtype),
+        rows,
         perturbation="interventional" if interventional else "tree_path_dependent",
         background=background.astype(ensemble.threshold_dtype) if interventional else None,
         progress=progress,
         cancel=cancel,
     )
+    check_additivity(plan, ensemble, rows, shap_values.values, shap_values.base)
     notes = []
     if not interventional:
         notes.append(
@@ -186,6 +194,36 @@ def _explain_trees(
     )
     result.workers = shap_values.workers
     return result
+
+
+def check_additivity(
+    plan: ExplainPlan,
+    ensemble: TreeEnsemble,
+    rows: np.ndarray,
+    values: np.ndarray,
+    base: np.ndarray,
+) -> None:
+    """Refuse tree values that do not add up to ONNX Runtime's own margin.
+
+    On a sample of rows, base + sum of values must equal the margin that ONNX Runtime
+    computes from the model's own ensemble node (independently of how the trees were read
+    here); if not, the reading is wrong and nothing may be stored.
+    """
+    from core.explain.margin import margin_session
+
+    sample = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), ADDITIVITY_ROWS)).astype(int))
+    margin = margin_session(ensemble).run(None, {"X": rows[sample]})[0].astype(np.float64)
+    total = base + values[sample].sum(axis=1)
+    tolerance = ADDITIVITY_TOLERANCE * max(1.0, float(np.abs(margin).max()))
+    error = np.abs(total - margin)
+    if not np.all(error <= tolerance):
+        worst, output = np.unravel_index(int(np.argmax(error)), error.shape)
+        raise BadInputError(
+            f"model {plan.model.ref}: the tree SHAP values of row "
+            f"{plan.start + int(sample[worst])} add up to {total[worst, output]:.6g}, but ONNX "
+            f"Runtime's margin is {margin[worst, output]:.6g}; the trees were not read "
+            "correctly, so the values are refused (nothing stored)"
+        )
 
 
 def _explain_agnostic(

@@ -20,6 +20,7 @@ __all__ = [
     "finish_tree",
     "leaf_of",
     "tree_arrays",
+    "tree_depth",
     "visit_counts",
     "with_internal_values",
 ]
@@ -182,26 +183,42 @@ def _step(tree: dict[str, np.ndarray], x: np.ndarray, node: np.ndarray) -> np.nd
     return np.where(inner, nxt, node)
 
 
-def leaf_of(tree: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+def tree_depth(tree: dict[str, np.ndarray]) -> int:
+    """Edges from the root to the deepest leaf (the tree must be checked finite first)."""
+    left, right = tree["children_left"], tree["children_right"]
+    level = np.zeros(1, dtype=np.int64)
+    for depth in range(len(left)):  # a finite tree is never deeper than it has nodes
+        inner = level[left[level] != LEAF]
+        if not len(inner):
+            return depth
+        level = np.concatenate([left[inner], right[inner]])
+    raise TreeNotApplicable("a tree does not end in leaves")
+
+
+def leaf_of(tree: dict[str, np.ndarray], x: np.ndarray, depth: int) -> np.ndarray:
+    """The leaf each row of ``x`` lands in (``depth`` bounds the walk)."""
     node = np.zeros(len(x), dtype=np.int64)
-    while True:
+    for _ in range(depth + 1):
         nxt = _step(tree, x, node)
         if np.array_equal(nxt, node):
             return node
         node = nxt
+    raise TreeNotApplicable(f"a tree is deeper than its {depth} levels")
 
 
-def visit_counts(tree: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+def visit_counts(tree: dict[str, np.ndarray], x: np.ndarray, depth: int) -> np.ndarray:
+    """How many rows of ``x`` pass through each node (``depth`` bounds the walk)."""
     counts = np.zeros(len(tree["features"]), dtype=np.float64)
     node = np.zeros(len(x), dtype=np.int64)
     counts[0] = len(x)
-    while True:
+    for _ in range(depth + 1):
         nxt = _step(tree, x, node)
         moved = nxt != node
         if not moved.any():
             return counts
         counts += np.bincount(nxt[moved], minlength=len(counts))
         node = nxt
+    raise TreeNotApplicable(f"a tree is deeper than its {depth} levels")
 
 
 def with_internal_values(tree: dict[str, np.ndarray], cover: np.ndarray) -> np.ndarray:
@@ -209,7 +226,7 @@ def with_internal_values(tree: dict[str, np.ndarray], cover: np.ndarray) -> np.n
     values = tree["values"].astype(np.float64).copy()
     left, right = tree["children_left"], tree["children_right"]
     levels = [np.zeros(1, dtype=np.int64)]
-    while True:
+    for _ in range(len(left)):  # a checked tree ends within as many levels as it has nodes
         inner = levels[-1][left[levels[-1]] != LEAF]
         if not len(inner):
             break

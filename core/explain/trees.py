@@ -23,19 +23,23 @@ by routing rows through the trees (:meth:`TreeEnsemble.covers`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from core.explain.tree_checks import check_after_trees, check_lengths, check_tree, check_weights
 from core.explain.tree_layout import (
     TreeNotApplicable,
     finish_tree,
     leaf_of,
     tree_arrays,
+    tree_depth,
     visit_counts,
     with_internal_values,
 )
+from core.progress import check_cancel
 
 __all__ = ["TreeEnsemble", "TreeNotApplicable", "find_tree_ensemble"]
 
@@ -57,23 +61,31 @@ class TreeEnsemble:
     post_transform: str
     node: Any  # the ONNX NodeProto, to build a margin model for ONNX Runtime
     threshold_dtype: Any
+    depths: list[int] = field(default_factory=list)  # per tree, bounds every walk down it
 
     @property
     def n_outputs(self) -> int:
         """How many margins the ensemble sums (one per class, or one for binary)."""
         return len(self.base_values)
 
-    def covers(self, features: np.ndarray) -> list[np.ndarray]:
+    def covers(
+        self, features: np.ndarray, cancel: threading.Event | None = None
+    ) -> list[np.ndarray]:
         """How many of ``features``' rows pass through each node of each tree."""
         x = np.asarray(features, dtype=self.threshold_dtype)
-        return [visit_counts(tree, x) for tree in self.trees]
+        counts = []
+        for tree, depth in zip(self.trees, self.depths, strict=True):
+            check_cancel(cancel, "counting node covers")
+            counts.append(visit_counts(tree, x, depth))
+        return counts
 
-    def margin(self, features: np.ndarray) -> np.ndarray:
+    def margin(self, features: np.ndarray, cancel: threading.Event | None = None) -> np.ndarray:
         """The ensemble's raw output (rows x outputs), computed from the arrays here."""
         x = np.asarray(features, dtype=self.threshold_dtype)
         total = np.tile(self.base_values, (len(x), 1)).astype(np.float64)
-        for tree in self.trees:
-            total += tree["values"][leaf_of(tree, x)]
+        for tree, depth in zip(self.trees, self.depths, strict=True):
+            check_cancel(cancel, "routing rows through the trees")
+            total += tree["values"][leaf_of(tree, x, depth)]
         return total
 
     def shap_model(self, covers: list[np.ndarray]) -> dict[str, Any]:
@@ -110,12 +122,14 @@ class TreeEnsemble:
         }
 
 
-def find_tree_ensemble(model_proto: Any) -> TreeEnsemble:
-    """The one tree ensemble of ``model_proto``, read into arrays.
+def find_tree_ensemble(model_proto: Any, cancel: threading.Event | None = None) -> TreeEnsemble:
+    """The one tree ensemble of ``model_proto``, read into arrays and checked.
 
     Raises :class:`TreeNotApplicable` when the graph holds no tree ensemble, several, one
-    of an unsupported kind, or one whose features are not the model's input as given
-    (a scaler or encoder in between would make the explanation about other features).
+    of an unsupported kind, one whose features are not the model's input as given (a
+    scaler or encoder in between would make the explanation about other features), one
+    whose output the graph changes afterwards, or one whose node arrays do not describe
+    finite trees (see :mod:`core.explain.tree_checks`).
     """
     graph = model_proto.graph
     found = [n for n in graph.node if n.op_type in TREE_OPS and n.domain == "ai.onnx.ml"]
@@ -128,7 +142,8 @@ def find_tree_ensemble(model_proto: Any) -> TreeEnsemble:
         raise TreeNotApplicable(f"the model holds {len(found)} tree ensembles, not one")
     node = found[0]
     input_name = _graph_input_behind(graph, node.input[0])
-    ensemble = _read(node, _attributes(node), input_name)
+    check_after_trees(graph, node, cancel)
+    ensemble = _read(node, _attributes(node), input_name, cancel)
     width = _input_width(graph, input_name)
     if width is not None:
         if width < ensemble.n_features:
@@ -184,26 +199,47 @@ def _numbers(attrs: dict[str, Any], name: str, default: Any = ()) -> np.ndarray:
     return np.asarray(attrs.get(name, default), dtype=np.float32)
 
 
-def _read(node: Any, attrs: dict[str, Any], input_name: str) -> TreeEnsemble:
+_NODE_ARRAYS = (
+    "nodes_treeids",
+    "nodes_nodeids",
+    "nodes_featureids",
+    "nodes_modes",
+    "nodes_truenodeids",
+    "nodes_falsenodeids",
+    "nodes_values",
+    "nodes_values_as_tensor",
+    "nodes_missing_value_tracks_true",
+)
+
+
+def _read(
+    node: Any, attrs: dict[str, Any], input_name: str, cancel: threading.Event | None = None
+) -> TreeEnsemble:
     classifier = node.op_type == "TreeEnsembleClassifier"
     prefix = "class" if classifier else "target"
+    for required in ("nodes_treeids", "nodes_nodeids", "nodes_modes", f"{prefix}_weights"):
+        if required not in attrs and f"{required}_as_tensor" not in attrs:
+            raise TreeNotApplicable(f"the tree ensemble has no {required}")
+    check_lengths(attrs, _NODE_ARRAYS, "node")
     tree_ids = np.asarray(attrs["nodes_treeids"], dtype=np.int64)
     node_ids = np.asarray(attrs["nodes_nodeids"], dtype=np.int64)
     thresholds = _numbers(attrs, "nodes_values", np.zeros(len(tree_ids)))
     modes = np.asarray([m.decode() if isinstance(m, bytes) else m for m in attrs["nodes_modes"]])
-    features = np.asarray(attrs["nodes_featureids"], dtype=np.int64)
-    true_ids = np.asarray(attrs["nodes_truenodeids"], dtype=np.int64)
-    false_ids = np.asarray(attrs["nodes_falsenodeids"], dtype=np.int64)
+    features = np.asarray(attrs.get("nodes_featureids", np.zeros(len(tree_ids))), dtype=np.int64)
+    true_ids = np.asarray(attrs.get("nodes_truenodeids", np.zeros(len(tree_ids))), dtype=np.int64)
+    false_ids = np.asarray(attrs.get("nodes_falsenodeids", np.zeros(len(tree_ids))), dtype=np.int64)
     tracks = np.asarray(
         attrs.get("nodes_missing_value_tracks_true") or np.zeros(len(tree_ids)), dtype=bool
     )
     unknown = sorted(set(modes) - {"LEAF", *_MODES})
     if unknown:
         raise TreeNotApplicable(f"node mode {unknown[0]} is not supported")
-    weight_trees = np.asarray(attrs[f"{prefix}_treeids"], dtype=np.int64)
-    weight_nodes = np.asarray(attrs[f"{prefix}_nodeids"], dtype=np.int64)
-    weight_outputs = np.asarray(attrs[f"{prefix}_ids"], dtype=np.int64)
+    weight_trees = np.asarray(attrs.get(f"{prefix}_treeids", ()), dtype=np.int64)
+    weight_nodes = np.asarray(attrs.get(f"{prefix}_nodeids", ()), dtype=np.int64)
+    weight_outputs = np.asarray(attrs.get(f"{prefix}_ids", ()), dtype=np.int64)
     weights = _numbers(attrs, f"{prefix}_weights").astype(np.float64)
+    if not len(weights) == len(weight_trees) == len(weight_nodes) == len(weight_outputs):
+        raise TreeNotApplicable("the leaf weight arrays have different lengths")
 
     aggregate = attrs.get("aggregate_function", b"SUM")
     aggregate = aggregate.decode() if isinstance(aggregate, bytes) else aggregate
@@ -215,20 +251,38 @@ def _read(node: Any, attrs: dict[str, Any], input_name: str) -> TreeEnsemble:
         n_outputs = int(weight_outputs.max()) + 1 if len(weight_outputs) else len(labels)
         # Binary models keep one score column, the margin of the second class.
         names = [labels[-1]] if n_outputs == 1 and len(labels) == 2 else labels[:n_outputs]
+        if len(names) != n_outputs:
+            raise TreeNotApplicable(
+                f"the trees add to {n_outputs} class scores but the model names "
+                f"{len(labels)} classes"
+            )
     else:
         n_outputs = int(attrs.get("n_targets", 1))
         names = [node.output[0]] if n_outputs == 1 else [f"target{i}" for i in range(n_outputs)]
+    if n_outputs < 1:
+        raise TreeNotApplicable("the tree ensemble has no outputs")
     base = _numbers(attrs, "base_values").astype(np.float64)
-    base_values = base if len(base) == n_outputs else np.zeros(n_outputs)
+    if len(base) not in (0, n_outputs):
+        raise TreeNotApplicable(f"the ensemble has {len(base)} base values for {n_outputs} outputs")
+    base_values = base if len(base) else np.zeros(n_outputs)  # absent: ONNX's default, zero
     post = attrs.get("post_transform", b"NONE")
     post = post.decode() if isinstance(post, bytes) else post
 
     dtype = np.float64 if thresholds.dtype == np.float64 else np.float32
     unique_trees = np.unique(tree_ids)
+    strays = np.setdiff1d(weight_trees, unique_trees)
+    if len(strays):
+        raise TreeNotApplicable(f"leaf weights name tree {int(strays[0])}, which has no nodes")
     scale = 1.0 / len(unique_trees) if aggregate == "AVERAGE" and len(unique_trees) else 1.0
-    trees = []
+    trees, depths = [], []
     for tree_id in unique_trees:
+        check_cancel(cancel, "reading the tree ensemble")
         in_tree = tree_ids == tree_id
+        mine = weight_trees == tree_id
+        check_tree(int(tree_id), node_ids[in_tree], modes[in_tree], true_ids[in_tree],
+                   false_ids[in_tree], features[in_tree], None)  # fmt: skip
+        check_weights(int(tree_id), node_ids[in_tree], modes[in_tree], weight_nodes[mine],
+                      weight_outputs[mine], n_outputs)  # fmt: skip
         tree = tree_arrays(
             node_ids[in_tree],
             features[in_tree],
@@ -239,13 +293,16 @@ def _read(node: Any, attrs: dict[str, Any], input_name: str) -> TreeEnsemble:
             tracks[in_tree],
             n_outputs,
         )
-        mine = weight_trees == tree_id
         leaf_positions = np.searchsorted(tree["_node_ids"], weight_nodes[mine])
         np.add.at(
             tree["values"],
             (tree["_position"][leaf_positions], weight_outputs[mine]),
             weights[mine] * scale,
         )
-        trees.append(finish_tree(tree))
+        finished = finish_tree(tree)
+        trees.append(finished)
+        depths.append(tree_depth(finished))
     n_features = int(features[modes != "LEAF"].max()) + 1 if (modes != "LEAF").any() else 0
-    return TreeEnsemble(trees, base_values, list(names), n_features, input_name, post, node, dtype)
+    return TreeEnsemble(
+        trees, base_values, list(names), n_features, input_name, post, node, dtype, depths
+    )
