@@ -11,6 +11,7 @@ Exception tree::
     │   ├── ModelFileError          a file offered as a model is not a usable ONNX model
     │   └── DataFileError           a CSV or Parquet file cannot be imported
     ├── NotFoundError               a catalog, record or version does not exist
+    ├── DeviceUnreachableError      a device or host could not be reached (ssh, the agent)
     ├── CatalogError                the catalog itself is unusable
     │   ├── SchemaVersionError      catalog.db is from a newer ModelDesk
     │   ├── CatalogBusyError        another writer held the catalog for too long
@@ -29,6 +30,7 @@ __all__ = [
     "CatalogBusyError",
     "CatalogError",
     "DataFileError",
+    "DeviceUnreachableError",
     "IntegrityError",
     "InvalidNameError",
     "ModelDeskError",
@@ -60,6 +62,10 @@ class DataFileError(BadInputError):
 
 class NotFoundError(ModelDeskError):
     """A catalog, record or version does not exist."""
+
+
+class DeviceUnreachableError(ModelDeskError):
+    """A device or host could not be reached, or its agent could not be started."""
 
 
 class CatalogError(ModelDeskError):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["catalog_snapshot", "hold_mid_job"]
+__all__ = ["catalog_snapshot", "fake_agent", "hold_mid_job"]
 
 
 def catalog_snapshot(path: Path) -> dict[str, object]:
@@ -56,3 +56,24 @@ def hold_mid_job(real: Callable[..., Any]) -> tuple[Callable[..., Any], threadin
         return real(*args, progress=report, cancel=cancel, **options)
 
     return held, reached
+
+
+def fake_agent(folder: Path, body: str) -> list[str]:
+    """The command of a real child process that misbehaves after a correct hello.
+
+    ``body`` is Python run after the first request was read (as ``request``).
+    """
+    import sys
+
+    from core.bench.client import AGENT_FILE
+
+    script = folder / "fake_agent.py"
+    script.write_text(
+        "import json, sys, runpy\n"
+        f"agent = runpy.run_path({str(AGENT_FILE)!r})\n"
+        "hello = json.loads(sys.stdin.readline())\n"
+        "reply = {'type': 'hello', 'id': hello['id'], 'device': agent['device_facts']()}\n"
+        "print(json.dumps(reply), flush=True)\n"
+        "request = json.loads(sys.stdin.readline())\n" + body
+    )
+    return [sys.executable, str(script)]

@@ -20,6 +20,8 @@ from core.bench.client import (
 )
 from core.resources import resources_dir
 
+from helpers import fake_agent
+
 DEMO_MLP = resources_dir() / "demo" / "models" / "digits-v2.onnx"
 QUICK = {"warmup": 2, "iterations": 20, "batch_sizes": [1, 4]}
 
@@ -132,20 +134,6 @@ def test_a_damaged_upload_is_refused(agent, tmp_path):
         agent.put_model(path, "0" * 64)
 
 
-def _fake_agent(tmp_path: Path, body: str) -> list[str]:
-    """A real child process that misbehaves after a correct hello."""
-    script = tmp_path / "fake_agent.py"
-    script.write_text(
-        "import json, sys, runpy\n"
-        f"agent = runpy.run_path({str(AGENT_FILE)!r})\n"
-        "hello = json.loads(sys.stdin.readline())\n"
-        "reply = {'type': 'hello', 'id': hello['id'], 'device': agent['device_facts']()}\n"
-        "print(json.dumps(reply), flush=True)\n"
-        "request = json.loads(sys.stdin.readline())\n" + body
-    )
-    return [sys.executable, str(script)]
-
-
 @pytest.mark.parametrize(
     ("body", "error", "message"),
     [
@@ -166,7 +154,7 @@ def _fake_agent(tmp_path: Path, body: str) -> list[str]:
     ],
 )
 def test_a_misbehaving_agent_is_a_clear_error(tmp_path, body, error, message):
-    client = AgentClient(_fake_agent(tmp_path, body), name="device X")
+    client = AgentClient(fake_agent(tmp_path, body), name="device X")
     client.start()
     sha = _sha(DEMO_MLP)
     with pytest.raises(error, match=message):
@@ -190,7 +178,7 @@ def test_negative_or_nan_timings_are_a_protocol_error():
 
 
 def test_the_local_agent_is_pinned_to_the_profiles_cores(tmp_path):
-    client = AgentClient(local_command(tmp_path / "cache"), cores=[0])
+    client = AgentClient(local_command(tmp_path / "cache", cores=[0]))
     client.start()
     try:
         assert client.device["usable_cores"] == 1
@@ -206,7 +194,7 @@ def test_an_agent_chatty_on_stderr_does_not_block(tmp_path):
         " 'sha256': request['sha256'], 'have': True}), flush=True)\n"
         "sys.stdin.readline()\n"
     )
-    client = AgentClient(_fake_agent(tmp_path, body), name="chatty device")
+    client = AgentClient(fake_agent(tmp_path, body), name="chatty device")
     client.start()
     reply = client.request({"type": "put-model", "sha256": _sha(DEMO_MLP), "size": 1}, timeout=10)
     assert reply["have"] is True

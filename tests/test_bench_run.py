@@ -239,3 +239,16 @@ def test_calibration_stores_the_ratio_and_local_runs_show_an_estimate(demo, run_
         from core.bench.calibrate import calibrate
 
         calibrate(demo, "local-1-thread", ["digits@2"])
+
+
+def test_a_model_with_external_data_is_benchmarked_with_its_files(demo, tmp_path):
+    import onnx_factory
+
+    path = onnx_factory.save_with_external_data(
+        onnx_factory.linear_regressor(features=32), tmp_path / "ext" / "model.onnx", "weights.bin"
+    )
+    import_model(demo, path, name="external")
+    add_profile(demo, Profile("quick-ext", intra_threads=1, iterations=5, warmup=1))
+    (run,) = bench(demo, "external@1", ["quick-ext"])
+    assert run.status == "ok", run.error
+    assert run.summary["p50_ms"] > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import shutil
 import socket
@@ -15,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from core.bench.client import AGENT_FILE
-from core.bench.profiles import Profile, add_profile
+from core.bench.profiles import Profile, add_profile, edit_profile, get_profile
 from core.bench.run import bench
-from core.bench.ssh import install_agent, known_hosts_file
-from core.errors import BadInputError, ModelDeskError
+from core.bench.ssh import install_agent_for, known_hosts_file, ssh_command
+from core.errors import DeviceUnreachableError
 
 from helpers import catalog_snapshot
 
@@ -100,12 +101,53 @@ def test_a_model_is_benchmarked_on_a_device_over_ssh(demo, sshd):
     assert run.summary["p50_ms"] > 0 and run.device["python"] == ".".join(
         map(str, sys.version_info[:3])
     )
-    # The model went to the device's own cache, under its hash.
+    # The model went to the device's own cache, under its hash, in a private folder.
     cached = list((Path(sshd["home"]) / "models").glob("*.onnx"))
     assert [path.stem for path in cached] == [_sha(demo, "digits@2")]
-    install_agent(_profile(sshd))
+    assert (Path(sshd["home"]) / "models").stat().st_mode & 0o777 == 0o700
+
+
+def test_an_installed_agent_is_remembered_used_and_checked(demo, sshd, run_cli):
+    add_profile(demo, _profile(sshd))
+    done = run_cli("--catalog", demo.path, "agent", "install", "loopback")
+    assert done.code == 0, done.err
     copied = Path(sshd["home"]) / "agent.py"
     assert copied.read_bytes() == AGENT_FILE.read_bytes()
+    profile = get_profile(demo, "loopback")
+    assert profile.agent_path == str(copied.resolve())
+    assert profile.agent_sha256 == hashlib.sha256(AGENT_FILE.read_bytes()).hexdigest()
+    # bench now starts the installed copy: the command carries its path, not the source.
+    command = ssh_command(profile)[-1]
+    assert profile.agent_path in command and "def serve" not in command
+    (run,) = bench(demo, "digits@2", ["loopback"])
+    assert run.status == "ok", run.error
+    # A copy changed on the device is refused before it runs, with the way out named.
+    copied.write_text(copied.read_text() + "\n# changed\n")
+    with pytest.raises(DeviceUnreachableError, match="changed since it was installed"):
+        bench(demo, "digits@2", ["loopback"])
+    # A profile whose recorded hash is not this ModelDesk's agent sends the source again.
+    edit_profile(demo, "loopback", agent_sha256="0" * 64)
+    assert "def serve" in ssh_command(get_profile(demo, "loopback"))[-1]
+    (run,) = bench(demo, "digits@2", ["loopback"])
+    assert run.status == "ok", run.error
+
+
+def test_a_model_with_external_data_benchmarks_over_ssh(demo, sshd, tmp_path):
+    from core.models.importer import import_model
+
+    import onnx_factory
+
+    (tmp_path / "ext" / "w").mkdir(parents=True)  # external data in a subfolder
+    path = onnx_factory.save_with_external_data(
+        onnx_factory.linear_regressor(features=64), tmp_path / "ext" / "model.onnx", "w/weights.bin"
+    )
+    version = import_model(demo, path, name="external").version
+    add_profile(demo, _profile(sshd))
+    (run,) = bench(demo, "external@1", ["loopback"])
+    assert run.status == "ok", run.error
+    cached = {p.name for p in (Path(sshd["home"]) / "models").iterdir()}
+    assert f"{version.external_files[0]['sha256']}.onnx" in cached
+    assert not any(name.startswith("run-") for name in cached)  # the layout is removed
 
 
 def _sha(demo, ref: str) -> str:
@@ -119,7 +161,7 @@ def test_an_unreachable_host_is_a_clear_error_naming_it(demo, sshd):
     add_profile(demo, _profile(sshd, "nowhere", port=closed))
     before = catalog_snapshot(demo.path)
     # Refused at once, not timed out: the message says so (no duration is assumed).
-    with pytest.raises(BadInputError, match=r"127\.0\.0\.1.*(refused|port)"):
+    with pytest.raises(DeviceUnreachableError, match=r"127\.0\.0\.1.*(refused|port)"):
         bench(demo, "digits@2", ["nowhere"])
     assert catalog_snapshot(demo.path) == before
 
@@ -128,10 +170,11 @@ def test_a_refused_key_is_a_clear_error(demo, sshd, tmp_path):
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     add_profile(demo, _profile(sshd, "wrong-key", identity=str(other)))
-    with pytest.raises(BadInputError, match=r"127\.0\.0\.1.*Permission denied"):
+    with pytest.raises(DeviceUnreachableError, match=r"127\.0\.0\.1.*Permission denied"):
         bench(demo, "digits@2", ["wrong-key"])
-    with pytest.raises(ModelDeskError, match="127.0.0.1: .*Permission denied"):
-        install_agent(_profile(sshd, "wrong-key", identity=str(other)))
+    with pytest.raises(DeviceUnreachableError, match="127.0.0.1: .*Permission denied"):
+        add_profile(demo, _profile(sshd, "wrong-key-2", identity=str(other)))
+        install_agent_for(demo, "wrong-key-2")
 
 
 def test_a_config_folder_with_a_space_keeps_its_known_hosts_whole(
@@ -178,3 +221,11 @@ def test_the_target_follows_an_end_of_options_marker():
     command = ssh_base(Profile("pi", kind="ssh", host="fe80::1%eth0", user="pi", port=2222))
     assert command[-2:] == ["--", "pi@fe80::1%eth0"]
     assert command[command.index("-p") + 1] == "2222"
+
+
+def test_pointing_a_profile_at_another_device_forgets_its_installed_agent(demo):
+    add_profile(demo, Profile("pi", kind="ssh", host="pi.local", user="pi"))
+    edit_profile(demo, "pi", agent_path="/home/pi/agent.py", agent_sha256="a" * 64)
+    assert edit_profile(demo, "pi", iterations=50).agent_path == "/home/pi/agent.py"
+    moved = edit_profile(demo, "pi", host="pi2.local")
+    assert (moved.agent_path, moved.agent_sha256) == ("", "")

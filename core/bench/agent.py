@@ -1,41 +1,56 @@
 """ModelDesk benchmark agent: one file, standard library + numpy + onnxruntime only.
 
-Copy it to a device and run ``python agent.py [--cache DIR]``; it speaks JSON lines on
-stdin/stdout, one request and one reply per line, each at most ``MAX_MESSAGE_BYTES``:
+Copy it to a device and run ``python agent.py [--cache DIR] [--cores 0,1]``; it speaks
+JSON lines on stdin/stdout, one request and one reply per line, each at most
+``MAX_MESSAGE_BYTES``:
 
 * ``{"type": "hello", "id": 1}`` -> device facts (CPU, cores, memory, OS, Python,
   onnxruntime and its execution providers).
 * ``{"type": "put-model", "id": 2, "sha256": H, "size": N}`` -> ``{"have": bool}``;
   then chunks ``{"type": "put-model", "id": 3, "sha256": H, "size": N, "offset": O,
-  "data": BASE64, "final": bool}``. The model is cached under its hash and verified.
-* ``{"type": "run", "id": 4, "sha256": H, "settings": {...}}`` -> measurements.
+  "data": BASE64, "final": bool}``. A file (a model or one of its external data files)
+  is cached under its hash and verified.
+* ``{"type": "run", "id": 4, "sha256": H, "settings": {...}, "files": [{"path": P,
+  "sha256": H2}, ...]}`` -> measurements. ``files`` (optional) are the model's external
+  data files, laid out beside it by their relative paths.
 * ``{"type": "bye", "id": 5}`` -> the agent exits.
 
 Every reply echoes the request ``id`` (and ``sha256`` where there is one); failures are
-``{"type": "error", "id": ..., "kind": ..., "error": "one line"}``. Percentiles are
-those of ONNX Runtime's ``onnxruntime_perf_test``: the sorted latencies at index
-``int(n * q)`` (nearest rank, rounded down).
+``{"type": "error", "id": ..., "kind": ..., "error": "one line"}``. Whatever arrives, the
+agent answers with a reply or an error and keeps serving; only ``bye``, the end of input,
+or a run over its memory budget end it. Percentiles are those of ONNX Runtime's
+``onnxruntime_perf_test``: the sorted latencies at index ``int(n * q)`` (nearest rank,
+rounded down).
+
+The model cache is a private folder (mode 0700): ``--cache DIR``, or a fresh temporary
+folder removed at exit. ``--cores`` pins the agent to those CPU cores before anything
+starts a thread.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
 import platform
+import shutil
+import stat
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: external data files (``files`` in run)
 MAX_MESSAGE_BYTES = 1 << 20
 CHUNK_BYTES = 512 * 1024  # raw bytes per put-model chunk (base64 stays under the limit)
+MAX_FILE_BYTES = 1 << 36  # 64 GiB: a larger put-model size is refused up front
+MAX_FILES = 256  # external data files per run
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 PROFILE_TOP = 20
 # Each latency travels back in the reply, which must stay under MAX_MESSAGE_BYTES.
@@ -136,19 +151,35 @@ def device_facts() -> dict[str, Any]:
 
 
 # -- the model cache ----------------------------------------------------------------
+def private_folder(folder: Path) -> Path:
+    """Create (mode 0700) or check a folder only this user can enter; return it resolved.
+
+    A cache in a shared place (``/tmp``) could be swapped for another user's folder or a
+    symbolic link: the folder must be a real directory owned by us, and is made private.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode):
+        raise SystemExit(f"agent: {folder} is not a folder (a symbolic link?); refused")
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise SystemExit(f"agent: {folder} belongs to another user; refused")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(folder, 0o700)
+    return folder.resolve()
+
+
 class ModelCache:
-    """Models received from the client, kept under their sha256 and checked."""
+    """Files received from the client (models, external data), kept under their sha256."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = private_folder(folder)
 
     def path(self, sha256: str) -> Path:
         return self.folder / f"{sha256}.onnx"
 
     def has(self, sha256: str) -> bool:
         path = self.path(sha256)
-        if not path.is_file():
+        if not path.is_file() or path.is_symlink():
             return False
         if _hash(path) != sha256:  # damaged on disk: forget it
             path.unlink(missing_ok=True)
@@ -156,12 +187,29 @@ class ModelCache:
         return True
 
     def put(self, sha256: str, size: int, offset: int, data: bytes, final: bool) -> bool:
+        if not 0 <= size <= MAX_FILE_BYTES:
+            raise RequestError("bad-request", f"size must be 0 to {MAX_FILE_BYTES} bytes")
         part = self.folder / f"{sha256}.part"
+        nofollow = getattr(os, "O_NOFOLLOW", 0)
         if offset == 0:
-            part.write_bytes(b"")
-        if not part.is_file() or part.stat().st_size != offset:
-            raise RequestError("protocol", f"chunk at offset {offset} does not follow the last")
-        with part.open("ab") as handle:
+            # A fresh upload: drop any earlier partial, then create the file anew, never
+            # following a link planted in its place.
+            part.unlink(missing_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow
+        else:
+            flags = os.O_WRONLY | os.O_APPEND | nofollow
+        try:
+            fd = os.open(part, flags, 0o600)
+        except FileNotFoundError:
+            raise RequestError(
+                "protocol", f"chunk at offset {offset} has no upload to follow"
+            ) from None
+        with os.fdopen(fd, "ab") as handle:
+            if handle.tell() != offset:
+                raise RequestError("protocol", f"chunk at offset {offset} does not follow the last")
+            if offset + len(data) > size:
+                part.unlink(missing_ok=True)
+                raise RequestError("integrity", f"chunks pass the announced size of {size} bytes")
             handle.write(data)
         if not final:
             return False
@@ -172,10 +220,64 @@ class ModelCache:
         os.replace(part, self.path(sha256))
         return True
 
+    def lay_out(self, sha256: str, files: list[dict[str, Any]], folder: Path) -> Path:
+        """The model and its external data files, linked into ``folder`` by path."""
+        target = folder / "model.onnx"
+        _link(self.path(sha256), target)
+        for entry in files:
+            destination = folder / entry["path"]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            _link(self.path(entry["sha256"]), destination)
+        return target
+
+
+def _link(source: Path, destination: Path) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system, or no hard links: copy
+        shutil.copyfile(source, destination)
+
+
+def run_files(raw: Any, cache: ModelCache) -> list[dict[str, Any]]:
+    """The ``files`` of a run request, checked: cached hashes and safe relative paths."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_FILES:
+        raise RequestError("bad-request", f"files must be a list of at most {MAX_FILES}")
+    checked, seen = [], {"model.onnx"}
+    for entry in raw:
+        if not isinstance(entry, dict):
+            raise RequestError("bad-request", "each file is an object with path and sha256")
+        path, sha256 = entry.get("path"), entry.get("sha256")
+        if not isinstance(path, str) or not _is_hash(sha256):
+            raise RequestError("bad-request", "each file needs a path and a sha256")
+        parts = PurePosixPath(path).parts
+        if (
+            not parts
+            or PurePosixPath(path).is_absolute()
+            or ".." in parts
+            or "\\" in path
+            or "\x00" in path
+            or path in seen
+        ):
+            raise RequestError("bad-request", f"file path {path!r} is not a new relative path")
+        if not cache.has(sha256):
+            raise RequestError("no-model", f"file {sha256[:12]} ({path}) is not on this device")
+        seen.add(path)
+        checked.append({"path": path, "sha256": sha256})
+    return checked
+
+
+def _is_hash(value: Any) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    )
+
 
 def _hash(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -253,6 +355,8 @@ def _settings(raw: Any) -> dict[str, Any]:
         if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
             raise RequestError("bad-request", f"setting {key} must be {wanted.__name__}")
         settings[key] = value
+    if not all(isinstance(p, str) for p in settings["providers"]):
+        raise RequestError("bad-request", "providers must be names (strings)")
     if settings["opt_level"] not in OPT_LEVELS:
         raise RequestError("bad-request", f"opt_level must be one of {', '.join(OPT_LEVELS)}")
     counts = [settings["warmup"], settings["iterations"], *settings["batch_sizes"]]
@@ -285,15 +389,30 @@ def decode_inputs(entries: list[Any]) -> dict[int, dict[str, Any]]:
         if not isinstance(entry, dict) or not isinstance(entry.get("feeds"), dict):
             raise RequestError("bad-request", "inputs: each entry has a batch and feeds")
         batch = entry.get("batch")
-        if not isinstance(batch, int) or batch < 1:
+        if not _count(batch) or batch < 1:
             raise RequestError("bad-request", "inputs: batch must be a positive integer")
         feeds = {}
         for name, tensor in entry["feeds"].items():
-            dtype, shape = tensor.get("dtype"), tensor.get("shape")
-            if dtype not in allowed or not isinstance(shape, list):
-                raise RequestError("bad-request", f"inputs: tensor {name!r} needs dtype and shape")
-            raw = base64.b64decode(str(tensor.get("data", "")), validate=True)
-            expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            if not isinstance(tensor, dict):
+                raise RequestError("bad-request", f"inputs: tensor {name!r} is not an object")
+            dtype, shape, data = tensor.get("dtype"), tensor.get("shape"), tensor.get("data", "")
+            if (
+                dtype not in allowed
+                or not isinstance(shape, list)
+                or not all(_count(dim) for dim in shape)
+                or not isinstance(data, str)
+            ):
+                raise RequestError(
+                    "bad-request",
+                    f"inputs: tensor {name!r} needs a dtype, a shape of counts and base64 data",
+                )
+            try:
+                raw = base64.b64decode(data, validate=True)
+            except ValueError:
+                raise RequestError(
+                    "bad-request", f"inputs: tensor {name!r} is not base64"
+                ) from None
+            expected = math.prod(shape) * np.dtype(dtype).itemsize
             if len(raw) != expected:
                 raise RequestError(
                     "bad-request", f"inputs: tensor {name!r} has {len(raw)} bytes, not {expected}"
@@ -301,6 +420,11 @@ def decode_inputs(entries: list[Any]) -> dict[int, dict[str, Any]]:
             feeds[name] = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
         decoded[batch] = feeds
     return decoded
+
+
+def _count(value: Any) -> bool:
+    """A whole number of things (an int, never a bool), at least 0."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _session_options(settings: dict[str, Any]) -> Any:
@@ -482,8 +606,10 @@ def handle(message: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
         return reply
     if kind == "bye":
         return reply
+    if kind not in ("put-model", "run"):
+        raise RequestError("bad-request", f"unknown request type {str(kind)[:40]!r}")
     sha256 = _require(message, "sha256", str)
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+    if not _is_hash(sha256):
         raise RequestError("bad-request", "sha256 must be 64 lowercase hex digits")
     reply["sha256"] = sha256
     if kind == "put-model":
@@ -491,56 +617,82 @@ def handle(message: dict[str, Any], cache: ModelCache) -> dict[str, Any]:
         if "data" not in message:
             reply["have"] = cache.has(sha256)
             return reply
-        data = base64.b64decode(_require(message, "data", str), validate=True)
+        try:
+            data = base64.b64decode(_require(message, "data", str), validate=True)
+        except ValueError:
+            raise RequestError("bad-request", "put-model: data is not base64") from None
         offset = _require(message, "offset", int)
         reply["stored"] = cache.put(sha256, size, offset, data, bool(message.get("final")))
         return reply
-    if kind == "run":
-        if not cache.has(sha256):
-            raise RequestError("no-model", f"model {sha256[:12]} is not on this device")
-        reply["results"] = run_model(cache.path(sha256), _settings(message.get("settings", {})))
+    if not cache.has(sha256):
+        raise RequestError("no-model", f"model {sha256[:12]} is not on this device")
+    files = run_files(message.get("files"), cache)
+    settings = _settings(message.get("settings", {}))
+    if not files:
+        reply["results"] = run_model(cache.path(sha256), settings)
         return reply
-    raise RequestError("bad-request", f"unknown request type {kind!r}")
+    # External data is found beside the model: lay the files out in a private folder.
+    with tempfile.TemporaryDirectory(prefix="run-", dir=cache.folder) as folder:
+        reply["results"] = run_model(cache.lay_out(sha256, files, Path(folder)), settings)
+    return reply
 
 
 def serve(stdin: Any, stdout: Any, cache: ModelCache) -> int:
-    """Answer requests until ``bye`` or the end of input."""
+    """Answer requests until ``bye`` or the end of input; every line gets one reply."""
     while True:
         line = stdin.readline(MAX_MESSAGE_BYTES + 1)
         if not line:
             return 0
         if len(line) > MAX_MESSAGE_BYTES:
+            # Skip the rest of the line: the next one is a request again.
+            while line and not line.endswith(b"\n"):
+                line = stdin.readline(MAX_MESSAGE_BYTES + 1)
             _send(stdout, {"type": "error", "id": None, "kind": "protocol",
                            "error": f"message over {MAX_MESSAGE_BYTES} bytes"})  # fmt: skip
-            return 2
-        try:
-            message = json.loads(line)
-            if not isinstance(message, dict) or not isinstance(message.get("id"), int):
-                raise RequestError("protocol", "each message is a JSON object with an integer id")
-            with MemoryWatchdog(message, stdout):
-                reply = handle(message, cache)
-        except RequestError as error:
-            reply = {"type": "error", "id": _id(line), "kind": error.kind, "error": str(error)}
-        except (ValueError, UnicodeDecodeError) as error:
-            reply = {"type": "error", "id": None, "kind": "protocol", "error": _line(error)}
+            continue
+        reply = answer(line, cache, stdout)
         _send(stdout, reply)
         if reply.get("type") == "bye":
             return 0
 
 
-def _id(line: bytes) -> int | None:
+def answer(line: bytes, cache: ModelCache, stdout: Any) -> dict[str, Any]:
+    """The reply to one line: a result, or an error with a kind; never an exception."""
     try:
-        value = json.loads(line).get("id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, int) else None
+        message = json.loads(line)
+    except (ValueError, RecursionError) as error:  # also not UTF-8, or nested too deep
+        return {"type": "error", "id": None, "kind": "protocol", "error": _line(error)}
+    request_id = message.get("id") if isinstance(message, dict) else None
+    if not isinstance(request_id, int) or isinstance(request_id, bool):
+        return {"type": "error", "id": None, "kind": "protocol",
+                "error": "each message is a JSON object with an integer id"}  # fmt: skip
+    try:
+        with MemoryWatchdog(message, stdout):
+            return handle(message, cache)
+    except RequestError as error:
+        kind, text = error.kind, str(error)
+    except OSError as error:
+        full = error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+        kind, text = ("disk" if full else "io"), f"on this device: {_line(error)}"
+    except Exception as error:  # a bug here must not end the agent or desync the client
+        kind, text = "internal", f"agent error {type(error).__name__}: {_line(error)}"
+    return {"type": "error", "id": request_id, "kind": kind, "error": text}
 
 
 _SEND_LOCK = threading.Lock()
 
 
 def _send(stdout: Any, reply: dict[str, Any]) -> None:
-    data = json.dumps(reply, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    try:
+        data = json.dumps(reply, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    except (TypeError, ValueError) as error:  # a figure that is not JSON (NaN): say so
+        failed = {"type": "error", "id": reply.get("id"), "kind": "internal",
+                  "error": f"agent error: reply cannot be sent ({_line(error)})"}  # fmt: skip
+        data = json.dumps(failed, separators=(",", ":")).encode() + b"\n"
+    if len(data) > MAX_MESSAGE_BYTES:
+        failed = {"type": "error", "id": reply.get("id"), "kind": "too-large",
+                  "error": f"the reply would be over {MAX_MESSAGE_BYTES} bytes"}  # fmt: skip
+        data = json.dumps(failed, separators=(",", ":")).encode() + b"\n"
     with _SEND_LOCK:
         stdout.write(data)
         stdout.flush()
@@ -559,7 +711,7 @@ class MemoryWatchdog:
     def __init__(self, message: dict[str, Any], stdout: Any) -> None:
         settings = message.get("settings") if message.get("type") == "run" else None
         budget = settings.get("memory_mb") if isinstance(settings, dict) else 0
-        self.budget_kb = int(budget) * 1024 if isinstance(budget, int) and budget > 0 else 0
+        self.budget_kb = budget * 1024 if _count(budget) and budget > 0 else 0
         self.message, self.stdout = message, stdout
         self.done = threading.Event()
 
@@ -584,12 +736,19 @@ class MemoryWatchdog:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python agent.py [--cache DIR]``."""
+    """``python agent.py [--cache DIR] [--cores 0,1]``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    folder = Path(tempfile.gettempdir()) / "modeldesk-agent" / "models"
-    if args[:1] == ["--cache"] and len(args) >= 2:
-        folder = Path(args[1]).expanduser()
-    return serve(sys.stdin.buffer, sys.stdout.buffer, ModelCache(folder))
+    options = dict(zip(args[::2], args[1::2], strict=False))
+    cores = options.get("--cores")
+    if cores and hasattr(os, "sched_setaffinity"):
+        # First, before onnxruntime or numpy start a thread: threads inherit the mask.
+        os.sched_setaffinity(0, {int(core) for core in cores.split(",") if core.strip()})
+    if "--cache" in options:
+        cache = ModelCache(Path(options["--cache"]).expanduser())
+        return serve(sys.stdin.buffer, sys.stdout.buffer, cache)
+    # No cache folder given: a private temporary one, never a predictable shared path.
+    with tempfile.TemporaryDirectory(prefix="modeldesk-agent-") as folder:
+        return serve(sys.stdin.buffer, sys.stdout.buffer, ModelCache(Path(folder)))
 
 
 if __name__ == "__main__":

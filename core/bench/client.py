@@ -2,9 +2,10 @@
 
 A transport gives a command line; the client runs it as a child process and speaks the
 agent's JSON-lines protocol over its stdin/stdout. ``local`` runs ``agent.py`` with this
-Python (pinned to chosen cores); ``ssh`` (later) runs the same file on a device. Every
-reply is size-limited, parsed, checked against the request (id, model hash) and checked
-for sane figures before anyone reads it.
+Python (the agent pins itself to chosen cores); ``ssh`` runs the same file on a device.
+Every reply is size-limited, parsed, checked against the request (type, id, model hash)
+and checked for sane figures before anyone reads it; a reply that fails any check stops
+the agent, so a later request can never read a stale line.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import base64
 import collections
 import json
 import math
-import os
 import queue
 import subprocess
 import sys
@@ -61,14 +61,19 @@ class AgentTimeout(AgentError):
         super().__init__("timeout", message)
 
 
-def local_command(cache: Path, python: str = sys.executable) -> list[str]:
+def local_command(
+    cache: Path, python: str = sys.executable, cores: list[int] | tuple[int, ...] = ()
+) -> list[str]:
     """The command that runs the agent here, caching models in ``cache``.
 
-    A frozen app has no Python to run agent.py with: it serves through ``agent serve``.
+    With ``cores``, the agent pins itself to them first thing (no ``preexec_fn``, which is
+    unsafe in a threaded process such as the desktop app). A frozen app has no Python to
+    run agent.py with: it serves through ``agent serve``.
     """
+    pinned = ["--cores", ",".join(str(core) for core in cores)] if cores else []
     if getattr(sys, "frozen", False):
-        return [sys.executable, "agent", "serve", "--cache", str(cache)]
-    return [python, str(AGENT_FILE), "--cache", str(cache)]
+        return [sys.executable, "agent", "serve", "--cache", str(cache), *pinned]
+    return [python, str(AGENT_FILE), "--cache", str(cache), *pinned]
 
 
 @dataclass
@@ -77,7 +82,6 @@ class AgentClient:
 
     command: list[str]
     name: str = "local agent"
-    cores: list[int] | None = None
     process: subprocess.Popen | None = None
     device: dict[str, Any] = field(default_factory=dict)
     _next_id: int = 0
@@ -86,19 +90,12 @@ class AgentClient:
 
     def start(self, timeout: float = START_TIMEOUT_S) -> dict[str, Any]:
         """Start the agent and say hello; returns the device facts."""
-        cores = self.cores
-
-        def pin() -> None:  # runs in the child before exec: pin it to the profile's cores
-            if cores and hasattr(os, "sched_setaffinity"):
-                os.sched_setaffinity(0, cores)
-
         try:
             self.process = subprocess.Popen(
                 self.command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                preexec_fn=pin if cores else None,
             )
         except OSError as error:
             raise AgentError("start", f"{self.name}: cannot start the agent: {error}") from None
@@ -113,7 +110,7 @@ class AgentClient:
             raise AgentError("connect", f"cannot start the agent: {error}") from None
         device = reply.get("device")
         if not isinstance(device, dict) or not isinstance(device.get("providers"), list):
-            raise ProtocolError(f"{self.name}: hello without device facts")
+            raise self._protocol_error("hello without device facts")
         self.device = device
         return device
 
@@ -142,6 +139,7 @@ class AgentClient:
         message = {**message, "id": self._next_id}
         data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
         if len(data) > agent_module.MAX_MESSAGE_BYTES:
+            # Refused before anything is sent: the stream stays in step.
             raise ProtocolError(f"{self.name}: request over {agent_module.MAX_MESSAGE_BYTES} bytes")
         try:
             self.process.stdin.write(data)
@@ -176,36 +174,32 @@ class AgentClient:
             except queue.Empty:
                 continue
 
+    def _protocol_error(self, problem: str) -> ProtocolError:
+        """Stop the agent (its stream can no longer be trusted) and describe why."""
+        self.stop(kill=True)
+        return ProtocolError(f"{self.name}: {problem}; agent stopped")
+
     def _parse(self, line: bytes, message: dict[str, Any]) -> dict[str, Any]:
         if len(line) > agent_module.MAX_MESSAGE_BYTES:
-            self.stop(kill=True)
-            raise ProtocolError(
-                f"{self.name}: reply over {agent_module.MAX_MESSAGE_BYTES} bytes; agent stopped"
-            )
+            raise self._protocol_error(f"reply over {agent_module.MAX_MESSAGE_BYTES} bytes")
         try:
             reply = json.loads(line)
-        except ValueError:
-            self.stop(kill=True)
+        except (ValueError, RecursionError):
             shown = line[:60].decode(errors="replace").strip()
-            raise ProtocolError(
-                f"{self.name}: reply is not JSON ({shown!r}); agent stopped"
-            ) from None
+            raise self._protocol_error(f"reply is not JSON ({shown!r})") from None
         if not isinstance(reply, dict) or reply.get("type") not in (message["type"], "error"):
-            raise ProtocolError(f"{self.name}: unexpected reply to {message['type']}")
+            raise self._protocol_error(f"unexpected reply to {message['type']}")
         if reply.get("id") not in (message["id"], None) or (
             reply["type"] != "error" and reply.get("id") != message["id"]
         ):
-            raise ProtocolError(
-                f"{self.name}: reply to request {reply.get('id')}, not {message['id']}"
-            )
+            raise self._protocol_error(f"reply to request {reply.get('id')}, not {message['id']}")
         if (
             "sha256" in message
             and reply["type"] != "error"
             and reply.get("sha256") != message["sha256"]
         ):
-            raise ProtocolError(
-                f"{self.name}: reply names model {str(reply.get('sha256'))[:12]}, "
-                f"not {message['sha256'][:12]}"
+            raise self._protocol_error(
+                f"reply names model {str(reply.get('sha256'))[:12]}, not {message['sha256'][:12]}"
             )
         return reply
 
@@ -252,7 +246,7 @@ class AgentClient:
                 offset += len(chunk)
                 if final:
                     if not reply.get("stored"):
-                        raise ProtocolError(f"{self.name}: the model was not stored")
+                        raise self._protocol_error("the model was not stored")
                     return True
 
     def run(
@@ -261,14 +255,31 @@ class AgentClient:
         settings: dict[str, Any],
         timeout: float,
         cancel: threading.Event | None = None,
+        files: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        """Benchmark a model already on the device; returns checked results."""
-        message = {"type": "run", "sha256": sha256, "settings": settings}
+        """Benchmark a model already on the device; returns checked results.
+
+        ``files`` are the model's external data files (``path`` and ``sha256``), which
+        must be on the device too (:meth:`put_model` sends any file).
+        """
+        message: dict[str, Any] = {"type": "run", "sha256": sha256, "settings": settings}
+        if files:
+            if int(self.device.get("agent_protocol") or 1) < 2:
+                raise AgentError(
+                    "bad-request",
+                    f"{self.name}: the agent there is too old for external data files; "
+                    "run 'modeldesk agent install' again",
+                )
+            message["files"] = files
         reply = self.request(message, timeout, cancel)
         results = reply.get("results")
         if not isinstance(results, dict):
-            raise ProtocolError(f"{self.name}: run reply without results")
-        check_results(results, self.name)
+            raise self._protocol_error("run reply without results")
+        try:
+            check_results(results, self.name)
+        except ProtocolError:
+            self.stop(kill=True)
+            raise
         return results
 
     def stop(self, *, kill: bool = False) -> None:

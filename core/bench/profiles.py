@@ -68,6 +68,8 @@ class Profile:
     identity: str = ""
     calibration_ratio: float = 0.0  # device latency / this machine's; 0: uncalibrated
     calibration_error: float = 0.0  # relative error of that ratio
+    agent_path: str = ""  # where 'agent install' put agent.py on the device
+    agent_sha256: str = ""  # and the hash of what it put there
     description: str = ""
     builtin: bool = False
 
@@ -297,6 +299,10 @@ def add_profile(catalog: Catalog, profile: Profile) -> Profile:
     return profile
 
 
+# Changing any of these points the profile at another device or account.
+_DEVICE_FIELDS = ("kind", "host", "port", "user")
+
+
 def edit_profile(catalog: Catalog, name: str, **changes: Any) -> Profile:
     """Change some fields of a stored profile (audited)."""
     if name in BUILTIN_PROFILES:
@@ -306,6 +312,10 @@ def edit_profile(catalog: Catalog, name: str, **changes: Any) -> Profile:
     if unknown:
         raise BadInputError(f"profile field(s) {', '.join(unknown)} do not exist")
     updated = _checked(replace(current, **{k: v for k, v in changes.items() if v is not None}))
+    moved = any(getattr(updated, key) != getattr(current, key) for key in _DEVICE_FIELDS)
+    if moved and "agent_path" not in changes:
+        # Another device (or account) has not got the agent that was installed.
+        updated = replace(updated, agent_path="", agent_sha256="")
     with catalog.write("profile.edit", name, {"fields": sorted(changes)}) as tx:
         tx.conn.execute(
             "UPDATE profile SET kind = ?, settings = ?, description = ?, updated_at = ? "

@@ -20,7 +20,7 @@ from typing import Any
 from core.bench.client import AgentClient, AgentError, local_command
 from core.bench.profiles import Profile, get_profile
 from core.catalog.store import Catalog
-from core.errors import BadInputError
+from core.errors import BadInputError, DeviceUnreachableError
 from core.models.registry import ModelVersion, get_model_version
 from core.progress import ProgressCallback, Stage, check_cancel, no_progress
 
@@ -38,7 +38,7 @@ __all__ = [
 RUN_TIMEOUT_S = 600.0
 SUMMARY_KEYS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")
 # Refusals that are the request's fault: nothing is recorded, the user fixes the input.
-_REFUSALS = ("dims", "provider", "bad-request", "input", "connect")
+_REFUSALS = ("dims", "provider", "bad-request", "input")
 
 
 @dataclass
@@ -82,8 +82,8 @@ def _agent_cache() -> Path:
 
 def _client(profile: Profile) -> AgentClient:
     if profile.kind == "local":
-        return AgentClient(local_command(_agent_cache()), name=f"profile {profile.name}",
-                           cores=list(profile.cores) or None)  # fmt: skip
+        command = local_command(_agent_cache(), cores=profile.cores)
+        return AgentClient(command, name=f"profile {profile.name}")
     from core.bench.ssh import ssh_command
 
     return AgentClient(
@@ -148,11 +148,6 @@ def bench(
     instead of synthesised values.
     """
     model = get_model_version(catalog, model_ref)
-    if model.external_files:
-        raise BadInputError(
-            f"model {model.ref} keeps its weights in external files; benchmarking those "
-            "is not supported yet"
-        )
     chosen = [get_profile(catalog, name) for name in profiles]
     if not chosen:
         raise BadInputError("name at least one --profile")
@@ -261,10 +256,17 @@ def _run_one(
     try:
         device = client.start()
         progress(1, 3, f"sending {model.ref}")
+        # The model and its external data files travel by hash; the agent lays them out.
         client.put_model(path, model.sha256)
+        for entry in model.external_files:
+            check_cancel(cancel, f"benchmarking {model.ref}")
+            client.put_model(catalog.blobs.verified_path(entry["sha256"]), entry["sha256"])
         progress(2, 3, f"running {model.ref} under {profile.name}")
-        results = client.run(model.sha256, settings, timeout, cancel)
+        files = [{"path": e["path"], "sha256": e["sha256"]} for e in model.external_files]
+        results = client.run(model.sha256, settings, timeout, cancel, files=files)
     except AgentError as failure:
+        if failure.kind == "connect":  # no hello: the device is down, refused us, or lacks Python
+            raise DeviceUnreachableError(str(failure)) from None
         if failure.kind in _REFUSALS:
             raise BadInputError(str(failure)) from None
         status = {"memory": "over-budget", "crashed": "crashed", "timeout": "timeout",

@@ -2,28 +2,35 @@
 
 ssh runs in batch mode with the user's keys and known_hosts: no passwords are asked for
 or stored, and an unknown host or refused key fails at once. ``agent install`` copies
-``agent.py`` to the device; without it, the agent's source travels in the command line
-(it is small), so a device needs only Python, numpy and onnxruntime.
+``agent.py`` to the device and the profile remembers its path and hash; bench runs that
+copy while the hash is this ModelDesk's agent.py (checked again on the device), and
+otherwise sends the agent's source in the command line (it is small), so a device needs
+only Python, numpy and onnxruntime.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import subprocess
 from pathlib import Path
 
 from core.bench.client import AGENT_FILE
-from core.bench.profiles import Profile, check_ssh_target
-from core.errors import BadInputError, ModelDeskError
+from core.bench.profiles import Profile, check_ssh_target, edit_profile, get_profile
+from core.catalog.store import Catalog
+from core.errors import BadInputError, DeviceUnreachableError
 
 __all__ = [
     "REMOTE_AGENT",
     "REMOTE_CACHE",
     "REMOTE_HOME",
+    "agent_sha256",
     "install_agent",
+    "install_agent_for",
     "known_hosts_file",
     "ssh_base",
     "ssh_command",
+    "uses_installed_agent",
 ]
 
 CONNECT_TIMEOUT_S = 10
@@ -75,23 +82,65 @@ def _ssh_config_quote(value: str) -> str:
     return f'"{value}"'
 
 
-def ssh_command(profile: Profile, *, installed: bool = False) -> list[str]:
-    """The command that starts the agent on the profile's device."""
-    if installed:
-        remote = f"{shlex.quote(profile.python)} {REMOTE_AGENT} --cache {REMOTE_CACHE}"
+# Runs the installed agent.py after checking its bytes against the hash recorded at
+# install: ``python -c BOOT PATH SHA256 --cache ...``. Small, unlike the source itself.
+_VERIFIED_START = (
+    "import hashlib, sys\n"
+    "path, expected = sys.argv[1], sys.argv[2]\n"
+    "source = open(path, 'rb').read()\n"
+    "if hashlib.sha256(source).hexdigest() != expected:\n"
+    "    sys.exit(f'the agent at {path} changed since it was installed; run modeldesk agent "
+    "install again')\n"
+    "sys.argv = [path, *sys.argv[3:]]\n"
+    "exec(compile(source, path, 'exec'), {'__name__': '__main__', '__file__': path})\n"
+)
+
+
+def agent_sha256() -> str:
+    """The hash of this ModelDesk's agent.py (what an installed copy must match)."""
+    return hashlib.sha256(AGENT_FILE.read_bytes()).hexdigest()
+
+
+def uses_installed_agent(profile: Profile) -> bool:
+    """Whether bench runs the profile's installed agent (it is this ModelDesk's agent.py)."""
+    return bool(profile.agent_path) and profile.agent_sha256 == agent_sha256()
+
+
+def ssh_command(profile: Profile) -> list[str]:
+    """The command that starts the agent on the profile's device.
+
+    The installed agent runs when its recorded hash is this ModelDesk's agent.py, checked
+    again on the device before it starts; otherwise the source travels in the command.
+    """
+    python = shlex.quote(profile.python)
+    options = f"--cache {REMOTE_CACHE}"
+    if profile.cores:
+        options += " --cores " + ",".join(str(int(core)) for core in profile.cores)
+    if uses_installed_agent(profile):
+        remote = (
+            f"{python} -c {shlex.quote(_VERIFIED_START)} {shlex.quote(profile.agent_path)} "
+            f"{profile.agent_sha256} {options}"
+        )
     else:
         source = AGENT_FILE.read_text(encoding="utf-8")
-        # sys.argv[1:] of ``python -c`` are the remaining words: the cache option.
-        remote = f"{shlex.quote(profile.python)} -c {shlex.quote(source)} --cache {REMOTE_CACHE}"
+        # sys.argv[1:] of ``python -c`` are the remaining words: the options.
+        remote = f"{python} -c {shlex.quote(source)} {options}"
     return [*ssh_base(profile), remote]
 
 
 def install_agent(profile: Profile, timeout: float = 60.0) -> str:
-    """Copy agent.py to the device (``modeldesk agent install``); returns where it went."""
+    """Copy agent.py to the device; returns its absolute path there.
+
+    :func:`install_agent_for` also records the path and hash in the profile, which is
+    what ``modeldesk agent install`` does.
+    """
     if profile.kind != "ssh":
-        raise ModelDeskError(f"profile {profile.name!r} is local: there is nothing to install")
+        raise BadInputError(f"profile {profile.name!r} is local: there is nothing to install")
     temporary = REMOTE_AGENT[:-1] + '.tmp"'
-    script = f"mkdir -p {REMOTE_CACHE} && cat > {temporary} && mv {temporary} {REMOTE_AGENT}"
+    script = (
+        f"mkdir -p {REMOTE_CACHE} && cat > {temporary} && mv {temporary} {REMOTE_AGENT} "
+        f"&& cd {REMOTE_HOME} && pwd -P"
+    )
     try:
         done = subprocess.run(
             [*ssh_base(profile), script],
@@ -100,8 +149,20 @@ def install_agent(profile: Profile, timeout: float = 60.0) -> str:
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        raise ModelDeskError(f"{profile.host}: no answer within {timeout:.0f} s") from None
+        raise DeviceUnreachableError(f"{profile.host}: no answer within {timeout:.0f} s") from None
     if done.returncode != 0:
         last = done.stderr.decode(errors="replace").strip().splitlines()
-        raise ModelDeskError(f"{profile.host}: {last[-1] if last else 'ssh failed'}")
-    return REMOTE_AGENT
+        raise DeviceUnreachableError(f"{profile.host}: {last[-1] if last else 'ssh failed'}")
+    folder = done.stdout.decode(errors="replace").strip().splitlines()
+    if not folder or not folder[-1].startswith("/"):
+        raise DeviceUnreachableError(
+            f"{profile.host}: the device did not say where it put the agent"
+        )
+    return folder[-1].rstrip("/") + "/agent.py"
+
+
+def install_agent_for(catalog: Catalog, profile_name: str) -> Profile:
+    """``modeldesk agent install``: copy agent.py to the device and remember where and what."""
+    profile = get_profile(catalog, profile_name)
+    where = install_agent(profile)
+    return edit_profile(catalog, profile.name, agent_path=where, agent_sha256=agent_sha256())

@@ -270,12 +270,15 @@ def agent() -> None:
 @click.argument("profile_name", metavar="HOST-PROFILE")
 @click.pass_obj
 def agent_install(state: CliState, profile_name: str) -> None:
-    """Copy agent.py to the device of ssh profile HOST-PROFILE."""
-    from core.bench.profiles import get_profile
-    from core.bench.ssh import install_agent
+    """Copy agent.py to the device of ssh profile HOST-PROFILE.
 
-    where = install_agent(get_profile(state.catalog(), profile_name))
-    click.echo(f"installed the agent at {where}")
+    The profile remembers where it went and its hash: bench then runs that copy (checked
+    on the device first) instead of sending the agent's source each time.
+    """
+    from core.bench.ssh import install_agent_for
+
+    profile = install_agent_for(state.catalog(), profile_name)
+    click.echo(f"installed the agent at {profile.host}:{profile.agent_path}")
 
 
 @agent.command("serve")
