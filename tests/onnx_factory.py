@@ -165,6 +165,58 @@ def control_flow() -> onnx.ModelProto:
     return _model(graph)
 
 
+def constant_weights(features: int = 4, outputs: int = 3) -> onnx.ModelProto:
+    """``Y = X @ W + B`` with W and B in ``Constant`` nodes, as Paddle2ONNX exports do."""
+    rng = np.random.default_rng(1)
+    weights = numpy_helper.from_array(rng.normal(size=(features, outputs)).astype(np.float32))
+    graph = helper.make_graph(
+        [
+            helper.make_node("Constant", [], ["W"], value=weights),
+            helper.make_node("Constant", [], ["B"], value_floats=[0.5] * outputs),
+            helper.make_node("MatMul", ["X", "W"], ["XW"]),
+            helper.make_node("Add", ["XW", "B"], ["Y"]),
+        ],
+        "constants",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", features])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["batch", outputs])],
+    )
+    return _model(graph)
+
+
+def subgraph_weights() -> onnx.ModelProto:
+    """An ``If`` whose branches hold their own weights: an initializer and a Constant."""
+    then_graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "then_w"], ["then_out"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("then_out", TensorProto.FLOAT, [3])],
+        [numpy_helper.from_array(np.ones(3, dtype=np.float32), "then_w")],
+    )
+    else_graph = helper.make_graph(
+        [
+            helper.make_node(
+                "Constant", [], ["else_w"],
+                value=numpy_helper.from_array(np.full(3, 2.0, dtype=np.float64)),
+            ),
+            helper.make_node("Cast", ["else_w"], ["else_w32"], to=TensorProto.FLOAT),
+            helper.make_node("Sub", ["x", "else_w32"], ["else_out"]),
+        ],
+        "else",
+        [],
+        [helper.make_tensor_value_info("else_out", TensorProto.FLOAT, [3])],
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [helper.make_node("If", ["flag"], ["y"], then_branch=then_graph, else_branch=else_graph)],
+        "subgraph_weights",
+        [
+            helper.make_tensor_value_info("flag", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [3]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
+    )
+    return _model(graph)
+
+
 def tree_classifier() -> onnx.ModelProto:
     """An ``ai.onnx.ml`` TreeEnsembleClassifier (two stumps, two classes) with ZipMap."""
     tree = {

@@ -266,3 +266,23 @@ def test_demo_command_builds_a_healthy_catalog(run_cli, tmp_path):
     assert {row["name"] for row in models} == {"breast-cancer", "diabetes", "digits"}
     again = run_cli("demo", "--out", tmp_path / "demo")
     assert again.code == 2 and "already holds a catalog" in again.err
+
+
+def test_long_metadata_is_shortened_with_the_whole_value_one_flag_away(
+    run_cli, catalog_path, model_file
+):
+    vocabulary = " ".join(f"token{index}" for index in range(1300))  # ~13,000 characters
+    path = model_file("linear_regressor", vocabulary=vocabulary, author="me")
+    assert run_cli("--catalog", catalog_path, "model", "import", path, "--name", "m").code == 0
+    shown = run_cli("--catalog", catalog_path, "model", "show", "m@1")
+    line = next(line for line in shown.out.splitlines() if "vocabulary" in line)
+    assert len(line) < 160 and f"({len(vocabulary):,} characters)" in line
+    assert "--full shows them whole" in shown.out and "author = me" in shown.out
+    full = run_cli("--catalog", catalog_path, "model", "show", "m@1", "--full")
+    assert vocabulary in full.out
+    other = model_file("linear_regressor", name="other.onnx", seed=2, vocabulary="short")
+    run_cli("--catalog", catalog_path, "model", "import", other, "--name", "m")
+    diff = run_cli("--catalog", catalog_path, "model", "diff", "m@1", "m@2")
+    assert max(len(line) for line in diff.out.splitlines()) < 200
+    assert vocabulary in run_cli("--catalog", catalog_path, "model", "diff", "m@1", "m@2",
+                                 "--full").out  # fmt: skip

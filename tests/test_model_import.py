@@ -295,3 +295,17 @@ def test_old_models_listing_initializers_as_inputs(catalog: Catalog, tmp_path: P
     assert [item["name"] for item in facts["inputs"]] == ["X"]
     assert facts["ir_version"] == 3
     assert facts["opsets"] == [{"domain": "ai.onnx", "version": 9}]
+
+
+def test_weights_in_constant_nodes_and_subgraphs_are_counted(catalog: Catalog, model_file):
+    # Paddle2ONNX-style: W (4 x 3 float32) and B (3 floats) live in Constant nodes.
+    constants = import_model(catalog, model_file("constant_weights"), name="constants").version
+    assert constants.facts["param_count"] == 4 * 3 + 3
+    assert constants.facts["initializer_bytes"] == (4 * 3 + 3) * 4
+    assert constants.facts.get("runtime_error") is None
+    # An If's branches: 3 float32 in an initializer, 3 float64 in a Constant.
+    branches = import_model(catalog, model_file("subgraph_weights"), name="branches").version
+    assert branches.facts["param_count"] == 3 + 3
+    assert branches.facts["initializer_bytes"] == 3 * 4 + 3 * 8
+    listed = {row["ref"]: row["param_count"] for row in list_model_versions(catalog)}
+    assert listed == {"branches@1": 6, "constants@1": 15}

@@ -24,7 +24,9 @@ __all__ = [
     "io_facts",
     "iter_graphs",
     "iter_tensors",
+    "iter_weights",
     "model_facts",
+    "weight_totals",
 ]
 
 _FRIENDLY_DTYPES = {
@@ -249,6 +251,50 @@ def _tensor_elements_and_bytes(tensor: onnx.TensorProto) -> tuple[int, int]:
     return elements, elements * _ITEM_SIZE.get(dtype, 1)
 
 
+def iter_weights(model: onnx.ModelProto) -> Iterator[tuple[int, int]]:
+    """(elements, bytes) of every stored weight: initializers, sparse initializers and
+    the values of ``Constant`` nodes, in the main graph, every subgraph (``If``, ``Loop``,
+    ``Scan`` bodies) and every local function.
+
+    Paddle2ONNX and some PyTorch exports keep every weight in ``Constant`` nodes, so a
+    count of initializers alone reads 0 for them.
+    """
+    for graph in iter_graphs(model.graph):
+        for tensor in graph.initializer:
+            yield _tensor_elements_and_bytes(tensor)
+        for sparse in graph.sparse_initializer:
+            yield _tensor_elements_and_bytes(sparse.values)
+        yield from _constant_weights(graph.node)
+    for function in model.functions:
+        yield from _constant_weights(function.node)
+
+
+def _constant_weights(nodes: Any) -> Iterator[tuple[int, int]]:
+    for node in nodes:
+        if node.op_type != "Constant" or node.domain not in DEFAULT_DOMAINS:
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "value":
+                yield _tensor_elements_and_bytes(attribute.t)
+            elif attribute.name == "sparse_value":
+                yield _tensor_elements_and_bytes(attribute.sparse_tensor.values)
+            elif attribute.name in ("value_float", "value_int"):
+                yield 1, 4 if attribute.name == "value_float" else 8
+            elif attribute.name == "value_floats":
+                yield len(attribute.floats), 4 * len(attribute.floats)
+            elif attribute.name == "value_ints":
+                yield len(attribute.ints), 8 * len(attribute.ints)
+
+
+def weight_totals(model: onnx.ModelProto) -> tuple[int, int]:
+    """The parameter count and the bytes the weights take (see :func:`iter_weights`)."""
+    count = size = 0
+    for elements, nbytes in iter_weights(model):
+        count += elements
+        size += nbytes
+    return count, size
+
+
 def _class_names(model: onnx.ModelProto) -> list[str] | None:
     for graph in iter_graphs(model.graph):
         for node in graph.node:
@@ -284,15 +330,7 @@ def model_facts(model: onnx.ModelProto, inferred: onnx.ModelProto | None) -> dic
             )
             ops[key] += 1
             node_count += 1
-    param_count = 0
-    initializer_bytes = 0
-    for graph in iter_graphs(model.graph):
-        tensors = list(graph.initializer)
-        tensors += [sparse.values for sparse in graph.sparse_initializer]
-        for tensor in tensors:
-            elements, size = _tensor_elements_and_bytes(tensor)
-            param_count += elements
-            initializer_bytes += size
+    param_count, initializer_bytes = weight_totals(model)
     opsets = [
         {"domain": item.domain or "ai.onnx", "version": int(item.version)}
         for item in model.opset_import

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
-    QMessageBox,
     QScrollArea,
     QTabWidget,
     QVBoxLayout,
@@ -27,13 +26,12 @@ from gui.pages.bench_view import BenchView
 from gui.pages.debug_view import DebugView
 from gui.pages.explain_view import ExplainView
 from gui.widgets.editors import MarkdownEditor, TagEditor
+from gui.widgets.long_text import preview, show_whole
 from gui.widgets.model_diff import ModelDiffView
 from gui.widgets.plots import BarChart
 from gui.widgets.table import DataTable
 
 __all__ = ["ModelVersionPage"]
-
-METADATA_PREVIEW_CHARS = 160
 
 
 def _link(kind: str, ref: str) -> str:
@@ -205,17 +203,7 @@ class ModelVersionPage(QWidget):
         self.bench.set_model(version.name, version.ref)
         times = self.bench.op_times(version.ref)
         self.op_table.set_rows([[op, count, times.get(op, "")] for op, count in ops])
-        self.metadata.set_rows(
-            [
-                [
-                    key,
-                    value
-                    if len(value) <= METADATA_PREVIEW_CHARS
-                    else value[:METADATA_PREVIEW_CHARS] + "… (double-click for all)",
-                ]
-                for key, value in facts["metadata"].items()
-            ]
-        )
+        self.metadata.set_rows([[key, preview(value)] for key, value in facts["metadata"].items()])
         self._render_changes(version)
 
     def _render_changes(self, version: ModelVersion) -> None:
@@ -247,12 +235,7 @@ class ModelVersionPage(QWidget):
         if self.version is None:
             return
         key = self.metadata.model.rows[row][0]
-        value = self.version.facts["metadata"].get(key, "")
-        box = QMessageBox(self)
-        box.setWindowTitle(f"Metadata: {key}")
-        box.setText(f"{key}: {len(value):,} characters")
-        box.setDetailedText(value)
-        box.open()
+        show_whole(self, f"Metadata: {key}", [(key, self.version.facts["metadata"].get(key, ""))])
 
     def _save_tags(self, tags: dict[str, str]) -> None:
         self._update(tags=tags)

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from core.models.compare import ModelDiff
+from gui.widgets.long_text import preview, show_whole
 from gui.widgets.table import DataTable, RowStyle
 
 __all__ = ["BREAKING_COLOUR", "ModelDiffView"]
@@ -36,6 +37,8 @@ class ModelDiffView(QWidget):
         )
         self.ops = DataTable(["op", "before", "after"], self, filter_hint="Filter ops")
         self.metadata = DataTable(["key", "before", "after"], self, filter_hint="Filter metadata")
+        self.metadata.row_activated.connect(self._show_whole_metadata)
+        self.diff: ModelDiff | None = None
         lower = QSplitter(Qt.Orientation.Horizontal, self)
         lower.addWidget(self.ops)
         lower.addWidget(self.metadata)
@@ -81,6 +84,17 @@ class ModelDiffView(QWidget):
             ],
         )
         self.ops.set_rows([[op, before, after] for op, (before, after) in diff.ops.items()])
+        self.diff = diff
         self.metadata.set_rows(
-            [[key, before or "—", after or "—"] for key, (before, after) in diff.metadata.items()]
+            [
+                [key, preview(before), preview(after)]
+                for key, (before, after) in diff.metadata.items()
+            ]
         )
+
+    def _show_whole_metadata(self, row: int) -> None:
+        if self.diff is None:
+            return
+        key = self.metadata.model.rows[row][0]
+        before, after = self.diff.metadata[key]
+        show_whole(self, f"Metadata: {key}", [(self.diff.old, before), (self.diff.new, after)])

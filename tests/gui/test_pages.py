@@ -189,3 +189,31 @@ def test_debug_tab_warns_on_training_data_and_plots_residuals(window, qtbot):
     assert not debug.residuals.isHidden() and debug.confusion.isHidden()
     assert debug.calibration.isHidden()
     assert {row[0] for row in debug.metrics.model.rows} >= {"mae", "rmse", "r2"}
+
+
+def test_long_metadata_is_a_short_cell_with_the_whole_value_a_double_click_away(
+    window, qtbot, tmp_path
+):
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.models.importer import import_model
+
+    import onnx_factory
+
+    vocabulary = " ".join(f"token{index}" for index in range(1300))
+    path = onnx_factory.save(
+        onnx_factory.linear_regressor(vocabulary=vocabulary), tmp_path / "vocab.onnx"
+    )
+    import_model(window.context.catalog, path, name="vocab")
+    window.context.catalog_changed.emit()
+    window.open_selection(Selection("model", "vocab", 1))
+    page = window.model_version_page
+    cell = next(row[1] for row in page.metadata.model.rows if row[0] == "vocabulary")
+    assert len(cell) < 250 and "double-click for all" in cell
+    page.metadata.row_activated.emit(
+        [row[0] for row in page.metadata.model.rows].index("vocabulary")
+    )
+    qtbot.waitUntil(lambda: any(box.isVisible() for box in page.findChildren(QMessageBox)))
+    box = next(box for box in page.findChildren(QMessageBox) if box.isVisible())
+    assert vocabulary in box.detailedText()
+    box.close()

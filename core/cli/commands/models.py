@@ -11,6 +11,7 @@ from core.cli.app import EXIT_CHECK_FAILED, CliState, cli
 from core.cli.commands.catalog import json_option
 from core.cli.output import echo_json, echo_table, human_bytes, progress_bar
 from core.errors import BadInputError
+from core.formatting import shorten
 
 
 def split_list(text: str | None) -> list[str] | None:
@@ -129,7 +130,15 @@ def model_list(state: CliState, name: str | None, as_json: bool) -> None:
     )
 
 
-def _print_version(version: Any) -> None:
+# Metadata values longer than this are shortened unless --full is given.
+METADATA_SHOWN_CHARS = 80
+
+
+def _metadata_text(value: str, full: bool) -> str:
+    return value if full else shorten(value, METADATA_SHOWN_CHARS)
+
+
+def _print_version(version: Any, full: bool = False) -> None:
     from core.models.contract import format_io
 
     facts = version.facts
@@ -163,20 +172,30 @@ def _print_version(version: Any) -> None:
     for value in facts["outputs"]:
         click.echo(f"    {format_io(value)}")
     click.echo("  ops          " + ", ".join(f"{op} x{n}" for op, n in facts["ops"].items()))
+    cut = False
     for key, value in facts["metadata"].items():
-        shown = value if len(value) <= 80 else value[:77] + "..."
+        shown = _metadata_text(value, full)
+        cut = cut or shown != value
         click.echo(f"  metadata     {key} = {shown}")
     for entry in version.external_files:
         click.echo(f"  external     {entry['path']} ({human_bytes(entry['size'])})")
     if facts.get("runtime_error"):
         click.echo(f"  warning      ONNX Runtime cannot load it: {facts['runtime_error']}")
+    if cut:
+        click.echo("  (long metadata values are shortened; --full shows them whole)")
+
+
+full_option = click.option(
+    "--full", is_flag=True, help="Show long metadata values whole instead of shortened."
+)
 
 
 @model.command("show")
 @click.argument("ref", metavar="NAME@V")
+@full_option
 @json_option
 @click.pass_obj
-def model_show(state: CliState, ref: str, as_json: bool) -> None:
+def model_show(state: CliState, ref: str, full: bool, as_json: bool) -> None:
     """Show one model version: I/O, opsets, ops, parameters, metadata, lineage."""
     from core.models.registry import get_model_version
 
@@ -184,17 +203,18 @@ def model_show(state: CliState, ref: str, as_json: bool) -> None:
     if as_json:
         echo_json(version.to_dict())
     else:
-        _print_version(version)
+        _print_version(version, full)
 
 
 @model.command("diff")
 @click.argument("old_ref", metavar="NAME@A")
 @click.argument("new_ref", metavar="NAME@B")
 @click.option("--fail-on-breaking", is_flag=True, help="Exit 1 if the I/O contract breaks.")
+@full_option
 @json_option
 @click.pass_obj
 def model_diff(
-    state: CliState, old_ref: str, new_ref: str, fail_on_breaking: bool, as_json: bool
+    state: CliState, old_ref: str, new_ref: str, fail_on_breaking: bool, full: bool, as_json: bool
 ) -> int:
     """Compare two model versions: I/O contract (breaking or compatible), ops, size, metadata."""
     from core.models.compare import compare_versions
@@ -224,5 +244,6 @@ def model_diff(
         click.echo(f"  size: {human_bytes(old_size)} -> {human_bytes(new_size)}")
         click.echo(f"  parameters: {old_params:,} -> {new_params:,}")
         for key, (before, after) in diff.metadata.items():
-            click.echo(f"  metadata {key}: {before!r} -> {after!r}")
+            old, new = (_metadata_text(v, full) if v is not None else "-" for v in (before, after))
+            click.echo(f"  metadata {key}: {old} -> {new}")
     return EXIT_CHECK_FAILED if fail_on_breaking and diff.breaking else 0
