@@ -18,8 +18,9 @@ Exception tree::
     │   └── IntegrityError          a blob or the audit chain does not match its hash
     └── Cancelled                   the caller asked to stop; nothing was stored
 
-The CLI maps ``BadInputError``, ``NotFoundError`` and ``CatalogError`` to exit
-code 2 and prints the message; ``Cancelled`` maps to exit code 130.
+The CLI prints the message and maps ``DeviceUnreachableError`` to exit code 3,
+``Cancelled`` to 130 and every other ``ModelDeskError`` (bad input, not found, an
+unusable catalog) to 2; anything else is a bug, logged and reported with code 70.
 """
 
 from __future__ import annotations

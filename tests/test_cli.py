@@ -168,9 +168,10 @@ def test_catalog_init(run_cli, tmp_path: Path):
         (["frobnicate"], 2, "No such command"),
     ],
 )
-def test_bad_usage_and_input_exit_2_with_one_line(run_cli, catalog_path, args, code, message):
-    if "x.onnx" in args:
-        Path("x.onnx").unlink(missing_ok=True)
+def test_bad_usage_and_input_exit_2_with_one_line(
+    run_cli, catalog_path, args, code, message, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # relative file names resolve in this test's own folder
     result = run_cli("--catalog", catalog_path, *args)
     assert result.code == code
     assert message in result.err

@@ -14,7 +14,15 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GENESIS_HASH", "AuditRow", "append_audit", "row_hash", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "AuditRow",
+    "append_audit",
+    "audit_row_count",
+    "recent_audit_rows",
+    "row_hash",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -86,3 +94,21 @@ def verify_chain(conn: sqlite3.Connection) -> list[str]:
         expected_prev = digest
         expected_id = row_id + 1
     return problems
+
+
+def audit_row_count(conn: sqlite3.Connection) -> int:
+    """How many rows the audit log holds."""
+    return int(conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+
+
+def recent_audit_rows(conn: sqlite3.Connection, limit: int) -> list[AuditRow]:
+    """The newest ``limit`` audit rows, newest first."""
+    cursor = conn.execute(
+        "SELECT id, at, actor, action, subject, detail, prev_hash, hash FROM audit "
+        "ORDER BY id DESC LIMIT ?",
+        (limit,),
+    )
+    return [
+        AuditRow(row_id, at, actor, action, subject, json.loads(detail), prev_hash, digest)
+        for row_id, at, actor, action, subject, detail, prev_hash, digest in cursor
+    ]

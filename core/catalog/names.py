@@ -56,7 +56,8 @@ def parse_ref(text: str) -> VersionRef:
     name = normalise_name(name)
     if version_text == "latest":
         return VersionRef(name, None)
-    if not version_text.isdigit() or int(version_text) < 1:
+    # isascii: str.isdigit() also accepts '²' and other digits int() cannot read.
+    if not (version_text.isascii() and version_text.isdigit()) or int(version_text) < 1:
         raise InvalidNameError(
             f"{text!r}: version must be a whole number from 1 or 'latest', not {version_text!r}"
         )

@@ -1,8 +1,11 @@
 """The ``modeldesk`` command group, its global options and its error handling.
 
-Exit codes: 0 success, 1 a check failed, 2 bad usage or bad input, 130
-cancelled. No traceback reaches the user: unexpected errors are written to a
-log file and summarised in one line.
+Exit codes: 0 success, 1 a check failed, 2 bad usage, bad input or not found, 3 a
+device or host could not be reached, 70 an unexpected internal error (the message
+names the log file with the details), 130 cancelled. No traceback reaches the user.
+
+Every subcommand is added here explicitly (``cli.add_command``), and each accepts
+``--catalog`` after its own name as well as before it.
 """
 
 from __future__ import annotations
@@ -10,55 +13,56 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
 from core import __version__
-from core.catalog.location import CATALOG_ENV, default_catalog_path, log_folder
-from core.catalog.store import Catalog
-from core.errors import Cancelled, ModelDeskError
+from core.catalog.location import CATALOG_ENV, log_folder
+from core.cli.commands import app as app_commands
+from core.cli.commands import bench, catalog, datasets, debug, explain, models
+from core.cli.state import (
+    EXIT_BAD_INPUT,
+    EXIT_CANCELLED,
+    EXIT_CHECK_FAILED,
+    EXIT_INTERNAL,
+    EXIT_UNREACHABLE,
+    CliState,
+)
+from core.errors import Cancelled, DeviceUnreachableError, ModelDeskError
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_CHECK_FAILED", "CliState", "cli", "main"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_CHECK_FAILED",
+    "EXIT_INTERNAL",
+    "EXIT_UNREACHABLE",
+    "CliState",
+    "cli",
+    "main",
+]
 
-EXIT_CHECK_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_CANCELLED = 130
-
-
-@dataclass
-class CliState:
-    """What the global options chose; opens the catalog on first use."""
-
-    catalog_path: Path | None
-    _catalog: Catalog | None = field(default=None, repr=False)
-
-    def catalog(self) -> Catalog:
-        """The catalog this invocation works on (the default one is created if missing)."""
-        if self._catalog is None:
-            if self.catalog_path is None:
-                self._catalog = Catalog.open(default_catalog_path(), create=True)
-            else:
-                self._catalog = Catalog.open(self.catalog_path)
-        return self._catalog
-
-    def close(self) -> None:
-        """Close the catalog if it was opened."""
-        if self._catalog is not None:
-            self._catalog.close()
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success, 1 a check failed, 2 bad usage, bad input or not found, "
+    "3 a device or host could not be reached, 70 an unexpected internal error (see the "
+    "log file it names), 130 cancelled."
+)
+# Commands that never open a catalog take no --catalog of their own.
+_WITHOUT_CATALOG = {("catalog", "init"), ("demo",), ("agent", "serve"), ("_examine",)}
 
 
 @click.group(
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES_HELP,
 )
 @click.option(
     "--catalog",
     "catalog_path",
     type=click.Path(path_type=Path, file_okay=False),
     envvar=CATALOG_ENV,
-    help=f"Catalog folder (default: ${CATALOG_ENV}, else the user data folder).",
+    help=f"Catalog folder (default: ${CATALOG_ENV}, else the user data folder); "
+    "also accepted after the subcommand.",
 )
 @click.version_option(
     __version__, "--version", prog_name="modeldesk", message="%(prog)s %(version)s"
@@ -78,6 +82,40 @@ def cli(ctx: click.Context, catalog_path: Path | None) -> None:
         from gui.app import run_app
 
         ctx.exit(run_app(catalog_path=catalog_path, use_demo=False))
+
+
+def _set_catalog(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    state = ctx.find_object(CliState)
+    if value is not None and state is not None:
+        state.catalog_path = value
+
+
+def _accept_catalog_after_subcommands(group: click.Group, path: tuple[str, ...] = ()) -> None:
+    """Give every command that uses a catalog its own ``--catalog`` (``cmd --catalog P``)."""
+    for name, command in group.commands.items():
+        where = (*path, name)
+        if isinstance(command, click.Group):
+            _accept_catalog_after_subcommands(command, where)
+        elif where not in _WITHOUT_CATALOG:
+            command.params.append(
+                click.Option(
+                    ["--catalog"],
+                    type=click.Path(path_type=Path, file_okay=False),
+                    expose_value=False,
+                    callback=_set_catalog,
+                    help="Catalog folder (as 'modeldesk --catalog PATH').",
+                )
+            )
+
+
+def _register(group: click.Group, modules: list[Any]) -> None:
+    for module in modules:
+        for command in module.COMMANDS:
+            group.add_command(command)
+    _accept_catalog_after_subcommands(group)
+
+
+_register(cli, [app_commands, bench, catalog, datasets, debug, explain, models])
 
 
 def _log_unexpected(error: BaseException) -> Path | None:
@@ -105,8 +143,6 @@ def _log_unexpected(error: BaseException) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) its exit code."""
-    from core.cli import commands  # noqa: F401  (registers the subcommands)
-
     try:
         result = cli.main(args=argv, prog_name="modeldesk", standalone_mode=False)
     except click.exceptions.Abort:
@@ -118,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     except Cancelled as error:
         click.echo(f"cancelled: {error}", err=True)
         return EXIT_CANCELLED
+    except DeviceUnreachableError as error:
+        click.echo(f"error: {error}", err=True)
+        return EXIT_UNREACHABLE
     except ModelDeskError as error:
         click.echo(f"error: {error}", err=True)
         return EXIT_BAD_INPUT
@@ -128,5 +167,5 @@ def main(argv: list[str] | None = None) -> int:
         log = _log_unexpected(error)
         where = f"; details in {log}" if log else ""
         click.echo(f"error: unexpected {type(error).__name__}: {error}{where}", err=True)
-        return EXIT_BAD_INPUT
+        return EXIT_INTERNAL
     return result if isinstance(result, int) else 0

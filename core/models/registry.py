@@ -10,10 +10,11 @@ from typing import Any
 from core.catalog.names import VersionRef, normalise_name, parse_ref
 from core.catalog.records import DATASET, MODEL
 from core.catalog.store import Catalog
-from core.errors import NotFoundError
+from core.errors import BadInputError, NotFoundError
 
 __all__ = [
     "ModelVersion",
+    "edit_model_version",
     "get_model_version",
     "list_model_versions",
     "list_model_versions_json",
@@ -136,24 +137,50 @@ def get_model_version(catalog: Catalog, ref: str | VersionRef) -> ModelVersion:
     return _version_from_row(catalog, MODEL.find_version_row(catalog, parsed))
 
 
-def list_model_versions(catalog: Catalog, name: str | None = None) -> list[dict[str, Any]]:
-    """A summary row per model version (of ``name`` if given), by name then version."""
-    return list(json.loads(list_model_versions_json(catalog, name)))
+def list_model_versions(
+    catalog: Catalog,
+    name: str | None = None,
+    *,
+    tags: dict[str, str] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """A summary row per model version (see :func:`list_model_versions_json`)."""
+    return list(json.loads(list_model_versions_json(catalog, name, tags=tags, limit=limit)))
 
 
-def list_model_versions_json(catalog: Catalog, name: str | None = None) -> str:
-    """``list_model_versions`` as a JSON array, built by SQLite.
+def list_model_versions_json(
+    catalog: Catalog,
+    name: str | None = None,
+    *,
+    tags: dict[str, str] | None = None,
+    limit: int | None = None,
+) -> str:
+    """A JSON array of summary rows, built by SQLite: by name then version.
 
-    Reads only summary columns, never the full facts, and builds the JSON in
-    SQLite so a listing of tens of thousands of versions costs no Python
-    object per field (the CLI prints it as it is).
+    Only versions of ``name`` (if given) carrying every tag in ``tags``; with ``limit``,
+    the ``limit`` newest of them, newest first. Reads only summary columns, never the
+    full facts, and builds the JSON in SQLite so a listing of tens of thousands of
+    versions costs no Python object per field (the CLI prints it as it is).
     """
-    where, params = "", ()
+    conditions: list[str] = []
+    params: list[Any] = []
     if name is not None:
-        params = (normalise_name(name, what="model name"),)
-        if not catalog.query("SELECT 1 FROM model WHERE name = ?", params):
-            raise NotFoundError(f"model {params[0]!r}: not in the catalog")
-        where = "WHERE m.name = ?"
+        model_name = normalise_name(name, what="model name")
+        if not catalog.query("SELECT 1 FROM model WHERE name = ?", (model_name,)):
+            raise NotFoundError(f"model {model_name!r}: not in the catalog")
+        conditions.append("m.name = ?")
+        params.append(model_name)
+    for key, value in (tags or {}).items():
+        conditions.append(
+            "EXISTS (SELECT 1 FROM json_each(v.tags) t WHERE t.key = ? AND t.value = ?)"
+        )
+        params += [normalise_name(key, what="tag"), str(value)]
+    if limit is not None and limit < 1:
+        raise BadInputError(f"--limit {limit}: give a positive number of versions")
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    order = "ORDER BY v.id DESC LIMIT ?" if limit is not None else "ORDER BY m.name, v.version"
+    if limit is not None:
+        params.append(limit)
     sql = f"""
         SELECT json_group_array(json(row)) FROM (
             SELECT json_object(
@@ -167,11 +194,36 @@ def list_model_versions_json(catalog: Catalog, name: str | None = None) -> str:
             FROM model_version v JOIN model m ON m.id = v.model_id
             LEFT JOIN model_version p ON p.id = v.parent_id
             {where}
-            ORDER BY m.name, v.version
+            {order}
         )
     """
     (listing,) = catalog.conn.execute(sql, params).fetchone()
     return str(listing)
+
+
+def edit_model_version(
+    catalog: Catalog,
+    ref: str | VersionRef,
+    *,
+    set_tags: dict[str, str] | None = None,
+    remove_tags: list[str] | None = None,
+    description: str | None = None,
+) -> ModelVersion:
+    """Add or change some tags, remove others, and/or replace the description; audited.
+
+    Removing a tag the version does not have is an error naming it, and nothing changes.
+    """
+    version = get_model_version(catalog, ref)
+    tags = None
+    if set_tags or remove_tags:
+        tags = dict(version.tags)
+        for key in remove_tags or []:
+            key = normalise_name(key, what="tag")
+            if key not in tags:
+                raise BadInputError(f"model {version.ref} has no tag {key!r} to remove")
+            del tags[key]
+        tags.update({normalise_name(k, what="tag"): str(v) for k, v in (set_tags or {}).items()})
+    return update_model_version(catalog, version.ref, tags=tags, description=description)
 
 
 def update_model_version(

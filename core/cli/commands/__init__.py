@@ -1,5 +1,6 @@
-"""Subcommands of ``modeldesk``; importing this package registers them on ``cli``."""
+"""Subcommands of ``modeldesk``, one module per area; each lists its own in ``COMMANDS``.
 
-from core.cli.commands import app, bench, catalog, datasets, debug, explain, models
-
-__all__ = ["app", "bench", "catalog", "datasets", "debug", "explain", "models"]
+Nothing registers itself on import: :mod:`core.cli.app` adds every module's
+``COMMANDS`` to the group explicitly, so the group has its commands wherever it is
+imported from.
+"""

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from core.cli.app import CliState, cli
 from core.cli.output import progress_bar
+from core.cli.state import CliState
 
 
-@cli.command("demo")
+@click.command("demo")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -27,7 +27,7 @@ def demo(out: Path | None) -> None:
     click.echo(f"built demo catalog {path}")
 
 
-@cli.command("gui")
+@click.command("gui")
 @click.option("--demo", "use_demo", is_flag=True, help="Open the demo catalog (built if missing).")
 @click.option(
     "--self-test",
@@ -52,7 +52,7 @@ def gui(state: CliState, use_demo: bool, self_test: Path | None, exit_when_shown
     )
 
 
-@cli.command("_examine", hidden=True)
+@click.command("_examine", hidden=True)
 @click.argument("model")
 @click.argument("result")
 def examine_child(model: str, result: str) -> int:
@@ -60,3 +60,6 @@ def examine_child(model: str, result: str) -> int:
     from core.models._examine_child import main as examine_main
 
     return examine_main(["_examine", model, result])
+
+
+COMMANDS = [demo, gui, examine_child]

@@ -6,9 +6,8 @@ from typing import Any
 
 import click
 
-from core.cli.app import EXIT_CHECK_FAILED, CliState, cli
-from core.cli.commands.catalog import json_option
 from core.cli.output import echo_json, echo_table, progress_bar
+from core.cli.state import EXIT_CHECK_FAILED, CliState, json_option
 
 
 def _numbers(text: str | None) -> tuple[int, ...] | None:
@@ -26,28 +25,41 @@ def _names(text: str | None) -> tuple[str, ...] | None:
 
 def _profile_options(function: Any) -> Any:
     options = [
-        click.option("--kind", type=click.Choice(("local", "ssh"))),
-        click.option("--threads", "intra_threads", type=click.IntRange(min=0), help="Intra-op."),
-        click.option("--inter-threads", "inter_threads", type=click.IntRange(min=0)),
-        click.option("--cores", help="CPU cores to pin to, e.g. 0,1."),
-        click.option("--providers", help="Execution providers in order, comma-separated."),
-        click.option("--opt-level", type=click.Choice(("disabled", "basic", "extended", "all"))),
-        click.option("--memory-mb", "memory_mb", type=click.IntRange(min=0), help="Memory budget."),
-        click.option("--batch", "batch_sizes", help="Batch sizes, e.g. 1,8."),
-        click.option("--dim", "dim_values", multiple=True, metavar="NAME=VALUE|INPUT:AXIS=VALUE"),
-        click.option("--warmup", type=click.IntRange(min=0)),
-        click.option("--iterations", type=click.IntRange(min=1)),
-        click.option("--budget-ms", "budget_ms", type=click.FloatRange(min=0)),
-        click.option("--percentile", type=click.Choice(("50", "90", "95", "99"))),
-        click.option("--host"),
-        click.option("--port", type=click.IntRange(1, 65535)),
-        click.option("--user"),
+        click.option("--kind", type=click.Choice(("local", "ssh")),
+                     help="local: this machine, constrained; ssh: a device reached over SSH."),
+        click.option("--intra-threads", "--threads", "intra_threads", type=click.IntRange(min=0),
+                     help="ONNX Runtime intra-op threads (0: its default)."),
+        click.option("--inter-threads", "inter_threads", type=click.IntRange(min=0),
+                     help="ONNX Runtime inter-op threads (0: its default)."),
+        click.option("--cores", metavar="0,1", help="CPU cores the agent is pinned to."),
+        click.option("--providers", metavar="P,...",
+                     help="Execution providers in order, comma-separated."),
+        click.option("--opt-level", type=click.Choice(("disabled", "basic", "extended", "all")),
+                     help="ONNX Runtime graph optimisation level."),
+        click.option("--memory-mb", "memory_mb", type=click.IntRange(min=0),
+                     help="Resident memory budget in MB: a run over it is stopped (0: none)."),
+        click.option("--batch", "batch_sizes", metavar="1,8",
+                     help="Batch sizes to measure, comma-separated."),
+        click.option("--dim", "dim_values", multiple=True, metavar="NAME=VALUE|INPUT:AXIS=VALUE",
+                     help="Value of a symbolic dim, or of any dynamic axis (repeatable)."),
+        click.option("--warmup", type=click.IntRange(min=0),
+                     help="Untimed runs before measuring."),
+        click.option("--iterations", type=click.IntRange(min=1),
+                     help="Timed runs per batch size."),
+        click.option("--budget-ms", "budget_ms", type=click.FloatRange(min=0),
+                     help="Latency budget in ms at --percentile (0: none)."),
+        click.option("--percentile", type=click.Choice(("50", "90", "95", "99")),
+                     help="The percentile the budget applies to."),
+        click.option("--host", help="SSH host name or address of the device."),
+        click.option("--port", type=click.IntRange(1, 65535), help="SSH port (default 22)."),
+        click.option("--user", help="SSH user on the device."),
         click.option("--python", help="The Python to run on the device."),
-        click.option("--identity", help="SSH identity file."),
+        click.option("--identity", metavar="FILE", help="SSH identity (private key) file."),
         click.option("--calibration", "calibration_ratio", type=click.FloatRange(min=0),
                      help="Device latency / this machine's, measured on reference models."),
-        click.option("--calibration-error", "calibration_error", type=click.FloatRange(min=0)),
-        click.option("--description"),
+        click.option("--calibration-error", "calibration_error", type=click.FloatRange(min=0),
+                     help="Relative error of --calibration."),
+        click.option("--description", help="What the profile stands for."),
     ]  # fmt: skip
     for option in reversed(options):
         function = option(function)
@@ -72,7 +84,7 @@ def _changes(options: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-@cli.group()
+@click.group()
 def profile() -> None:
     """Hardware profiles to benchmark under (built-in local ones, or your own)."""
 
@@ -164,7 +176,8 @@ def profile_show(state: CliState, name: str, as_json: bool) -> None:
     metavar="MODEL@V",
     help="A reference model version (repeat; pick ones like those you will estimate).",
 )
-@click.option("--iterations", type=click.IntRange(min=1))
+@click.option("--iterations", type=click.IntRange(min=1),
+              help="Timed runs per model (default: the profile's).")  # fmt: skip
 @json_option
 @click.pass_obj
 def profile_calibrate(
@@ -203,7 +216,7 @@ def profile_remove(state: CliState, name: str) -> None:
     click.echo(f"removed profile {name}")
 
 
-@cli.command("bench")
+@click.command("bench")
 @click.argument("model_ref", metavar="MODEL@V")
 @click.option("--profile", "profiles", multiple=True, required=True, help="Profile name (repeat).")
 @click.option("--iterations", type=click.IntRange(min=1), help="Override the profiles' count.")
@@ -261,7 +274,7 @@ def bench_command(
     return EXIT_CHECK_FAILED if failed else 0
 
 
-@cli.group()
+@click.group()
 def agent() -> None:
     """The benchmark agent that runs on devices."""
 
@@ -288,3 +301,6 @@ def agent_serve(cache: str | None) -> int:
     from core.bench.agent import main as agent_main
 
     return agent_main(["--cache", cache] if cache else [])
+
+
+COMMANDS = [profile, bench_command, agent]

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from core.catalog.store import Catalog
-from core.cli.app import EXIT_CHECK_FAILED, CliState, cli
 from core.cli.output import echo_json, echo_table, human_bytes, progress_bar
+from core.cli.state import EXIT_CHECK_FAILED, CliState, json_option
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
-
-@cli.group()
+@click.group()
 def catalog() -> None:
     """Create, check and tidy a catalog folder."""
 
@@ -113,7 +110,7 @@ def catalog_gc(state: CliState, as_json: bool) -> None:
     )
 
 
-@cli.group()
+@click.group()
 def audit() -> None:
     """Read and verify the append-only audit log."""
 
@@ -123,11 +120,11 @@ def audit() -> None:
 @click.pass_obj
 def audit_verify(state: CliState, as_json: bool) -> int:
     """Verify that every audit row chains to the one before it; exit 1 if not."""
-    from core.catalog.audit import verify_chain
+    from core.catalog.audit import audit_row_count, verify_chain
 
     target = state.catalog()
     problems = verify_chain(target.conn)
-    rows = target.conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+    rows = audit_row_count(target.conn)
     if as_json:
         echo_json({"ok": not problems, "rows": rows, "problems": problems})
     else:
@@ -138,19 +135,28 @@ def audit_verify(state: CliState, as_json: bool) -> int:
 
 
 @audit.command("log")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="How many of the newest rows to show.")  # fmt: skip
 @json_option
 @click.pass_obj
 def audit_log(state: CliState, limit: int, as_json: bool) -> None:
     """Show the newest audit rows."""
-    rows = state.catalog().query(
-        "SELECT id, at, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?",
-        (limit,),
-    )
+    from core.catalog.audit import recent_audit_rows
+
+    rows = recent_audit_rows(state.catalog().conn, limit)
     if as_json:
-        echo_json([{**dict(row), "detail": json.loads(row["detail"])} for row in rows])
+        echo_json(
+            [
+                {"id": r.id, "at": r.at, "actor": r.actor, "action": r.action,
+                 "subject": r.subject, "detail": r.detail}
+                for r in rows
+            ]
+        )  # fmt: skip
         return
     echo_table(
         ["#", "at", "actor", "action", "subject"],
-        [(r["id"], r["at"], r["actor"], r["action"], r["subject"]) for r in rows],
+        [(r.id, r.at, r.actor, r.action, r.subject) for r in rows],
     )
+
+
+COMMANDS = [catalog, audit]

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import click
 
-from core.cli.app import CliState, cli
-from core.cli.commands.catalog import json_option
 from core.cli.output import echo_json, echo_table, human_bytes, progress_bar
+from core.cli.state import CliState, json_option
 
 
-@cli.group()
+@click.group()
 def data() -> None:
     """Import and inspect dataset versions (CSV or Parquet)."""
 
@@ -134,7 +133,11 @@ def data_show(state: CliState, ref: str, as_json: bool) -> None:
 @data.command("edit")
 @click.argument("ref", metavar="NAME@V")
 @click.argument("column")
-@click.option("--role", type=click.Choice(["feature", "label", "id", "ignore"]))
+@click.option(
+    "--role",
+    type=click.Choice(["feature", "label", "id", "ignore"]),
+    help="What the column is for: a model feature, the label, a row id, or ignored.",
+)
 @click.option("--unit", help="Unit of the column's values (e.g. mm, °C).")
 @click.option("--description", help="What the column holds.")
 @click.pass_obj
@@ -153,3 +156,6 @@ def data_edit(
         state.catalog(), ref, column, role=role, unit=unit, description=description
     )
     click.echo(f"{ref} {info.name}: role {info.role}, unit {info.unit or '-'}")
+
+
+COMMANDS = [data]

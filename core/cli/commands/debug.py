@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import click
 
-from core.cli.app import CliState, cli
-from core.cli.commands.catalog import json_option
 from core.cli.output import echo_json, echo_table, progress_bar
+from core.cli.state import CliState, json_option
 
 WORST_SLICES = 5
 
 
-@cli.command("debug")
+@click.command("debug")
 @click.argument("model_ref", metavar="MODEL@V")
 @click.argument("data_ref", metavar="DATA@V")
 @click.option(
-    "--rows",
+    "--worst",
     "worst_count",
     type=click.IntRange(min=0),
     default=10,
     show_default=True,
+    metavar="N",
     help="How many worst rows to list.",
 )
 @json_option
@@ -72,3 +72,6 @@ def debug(state: CliState, model_ref: str, data_ref: str, worst_count: int, as_j
 
 def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+COMMANDS = [debug]

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from core.cli.app import CliState, cli
-from core.cli.commands.catalog import json_option
 from core.cli.output import echo_json, echo_table, progress_bar
+from core.cli.state import CliState, json_option
 from core.explain.options import DEFAULT_BACKGROUND, DEFAULT_ROWS, METHODS, PERTURBATIONS
 
 TOP_FEATURES = 10
@@ -26,13 +25,19 @@ def _background(value: str) -> int | str:
     return count
 
 
-@cli.command("explain")
+@click.command("explain")
 @click.argument("model_ref", metavar="MODEL@V")
 @click.argument("data_ref", metavar="DATA@V")
 @click.option(
     "--rows", metavar="N|a:b", help=f"First N rows, or rows a to b-1 [default: {DEFAULT_ROWS}]."
 )
-@click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="auto",
+    show_default=True,
+    help="auto: exact TreeSHAP for tree ensembles, else Partition (images) or Permutation.",
+)
 @click.option(
     "--perturbation",
     type=click.Choice(PERTURBATIONS),
@@ -47,7 +52,13 @@ def _background(value: str) -> int | str:
     metavar="N|all",
     help="Background rows drawn from the model's training dataset version.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the background sample and of the model-agnostic explainers.",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -111,3 +122,6 @@ def explain_command(
         click.echo(f"note: {note}")
     if out is not None:
         click.echo(f"wrote {out}")
+
+
+COMMANDS = [explain_command]

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
-from core.cli.app import EXIT_CHECK_FAILED, CliState, cli
-from core.cli.commands.catalog import json_option
 from core.cli.output import echo_json, echo_table, human_bytes, progress_bar
+from core.cli.state import EXIT_CHECK_FAILED, CliState, json_option
 from core.errors import BadInputError
 from core.formatting import shorten
 
@@ -32,7 +31,7 @@ def parse_tags(pairs: tuple[str, ...]) -> dict[str, str]:
     return tags
 
 
-@cli.group()
+@click.group()
 def model() -> None:
     """Import and inspect ONNX model versions."""
 
@@ -102,17 +101,24 @@ def model_import(
 
 @model.command("list")
 @click.argument("name", required=False)
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="Only versions with this tag (repeat: all of them).")  # fmt: skip
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Only the N newest versions, newest first.")  # fmt: skip
 @json_option
 @click.pass_obj
-def model_list(state: CliState, name: str | None, as_json: bool) -> None:
-    """List model versions (all models, or versions of NAME)."""
+def model_list(
+    state: CliState, name: str | None, tags: tuple[str, ...], limit: int | None, as_json: bool
+) -> None:
+    """List model versions (all models, or versions of NAME), by name and version."""
     from core.models.registry import list_model_versions, list_model_versions_json
 
+    wanted = parse_tags(tags)
     if as_json:
         # Printed as SQLite built it: the fastest path for long listings.
-        click.echo(list_model_versions_json(state.catalog(), name))
+        click.echo(list_model_versions_json(state.catalog(), name, tags=wanted, limit=limit))
         return
-    rows = list_model_versions(state.catalog(), name)
+    rows = list_model_versions(state.catalog(), name, tags=wanted, limit=limit)
     echo_table(
         ["model", "size", "params", "inputs", "outputs", "parent", "created"],
         [
@@ -185,6 +191,47 @@ def _print_version(version: Any, full: bool = False) -> None:
         click.echo("  (long metadata values are shortened; --full shows them whole)")
 
 
+@model.command("edit")
+@click.argument("ref", metavar="NAME@V")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="Add or change a tag (repeatable).")  # fmt: skip
+@click.option("--untag", "untags", multiple=True, metavar="KEY",
+              help="Remove a tag (repeatable); an error if the version lacks it.")  # fmt: skip
+@click.option("--description-file", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="Replace the description with this Markdown file.")  # fmt: skip
+@json_option
+@click.pass_obj
+def model_edit(
+    state: CliState,
+    ref: str,
+    tags: tuple[str, ...],
+    untags: tuple[str, ...],
+    description_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Change a version's tags and description (what the app's tag and notes editors do)."""
+    from core.models.registry import edit_model_version
+
+    description = None
+    if description_file is not None:
+        try:
+            description = description_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise BadInputError(f"{description_file}: cannot be read as text ({error})") from None
+    version = edit_model_version(
+        state.catalog(),
+        ref,
+        set_tags=parse_tags(tags),
+        remove_tags=list(untags),
+        description=description,
+    )
+    if as_json:
+        echo_json(version.to_dict())
+        return
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(version.tags.items())) or "no tags"
+    click.echo(f"{version.ref}: {shown}" + ("; description replaced" if description else ""))
+
+
 full_option = click.option(
     "--full", is_flag=True, help="Show long metadata values whole instead of shortened."
 )
@@ -247,3 +294,6 @@ def model_diff(
             old, new = (_metadata_text(v, full) if v is not None else "-" for v in (before, after))
             click.echo(f"  metadata {key}: {old} -> {new}")
     return EXIT_CHECK_FAILED if fail_on_breaking and diff.breaking else 0
+
+
+COMMANDS = [model]
