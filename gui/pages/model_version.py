@@ -26,7 +26,7 @@ from gui.pages.bench_view import BenchView
 from gui.pages.debug_view import DebugView
 from gui.pages.explain_view import ExplainView
 from gui.widgets.editors import MarkdownEditor, TagEditor
-from gui.widgets.long_text import preview, show_whole
+from gui.widgets.long_text import preview, preview_style, show_whole
 from gui.widgets.model_diff import ModelDiffView
 from gui.widgets.plots import BarChart
 from gui.widgets.table import DataTable
@@ -203,7 +203,11 @@ class ModelVersionPage(QWidget):
         self.bench.set_model(version.name, version.ref)
         times = self.bench.op_times(version.ref)
         self.op_table.set_rows([[op, count, times.get(op, "")] for op, count in ops])
-        self.metadata.set_rows([[key, preview(value)] for key, value in facts["metadata"].items()])
+        metadata = facts["metadata"].items()
+        self.metadata.set_rows(
+            [[key, preview(value)] for key, value in metadata],
+            [preview_style(value) for _, value in metadata],
+        )
         self._render_changes(version)
 
     def _render_changes(self, version: ModelVersion) -> None:

@@ -194,9 +194,10 @@ def test_debug_tab_warns_on_training_data_and_plots_residuals(window, qtbot):
 def test_long_metadata_is_a_short_cell_with_the_whole_value_a_double_click_away(
     window, qtbot, tmp_path
 ):
-    from PySide6.QtWidgets import QMessageBox
+    from PySide6.QtGui import QGuiApplication
 
     from core.models.importer import import_model
+    from gui.widgets.long_text import LongTextDialog
 
     import onnx_factory
 
@@ -208,12 +209,14 @@ def test_long_metadata_is_a_short_cell_with_the_whole_value_a_double_click_away(
     window.context.catalog_changed.emit()
     window.open_selection(Selection("model", "vocab", 1))
     page = window.model_version_page
-    cell = next(row[1] for row in page.metadata.model.rows if row[0] == "vocabulary")
-    assert len(cell) < 250 and "double-click for all" in cell
-    page.metadata.row_activated.emit(
-        [row[0] for row in page.metadata.model.rows].index("vocabulary")
-    )
-    qtbot.waitUntil(lambda: any(box.isVisible() for box in page.findChildren(QMessageBox)))
-    box = next(box for box in page.findChildren(QMessageBox) if box.isVisible())
-    assert vocabulary in box.detailedText()
-    box.close()
+    row = [row[0] for row in page.metadata.model.rows].index("vocabulary")
+    cell = page.metadata.model.rows[row][1]
+    assert len(cell) < 250 and f"({len(vocabulary):,} characters)" in cell
+    assert "double-click" in page.metadata.model.styles[row].tooltip
+    page.metadata.row_activated.emit(row)
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in page.findChildren(LongTextDialog)))
+    dialog = next(d for d in page.findChildren(LongTextDialog) if d.isVisible())
+    assert dialog.views[0].toPlainText() == vocabulary
+    dialog.copy()
+    assert QGuiApplication.clipboard().text() == vocabulary
+    dialog.close()
