@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,15 @@ import onnx_factory
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    """Keep tests away from the user's catalog, settings and logs."""
+    """Keep tests away from the user's catalog, settings, logs and temporary folder.
+
+    Temporary files (this process's and its children's, through TMPDIR) go to a folder
+    of the test's own, so whatever a test or the code under test leaves behind stays in
+    pytest's temporary tree instead of the system's /tmp.
+    """
+    temp = tmp_path_factory.mktemp("tmp")
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     home = tmp_path_factory.mktemp("home")
     for variable in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(variable, str(home / variable.lower()))

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import stat
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.bench.agent import MAX_MESSAGE_BYTES, ModelCache, RequestError
-from core.bench.client import AGENT_FILE, AgentClient, ProtocolError, local_command
+from core.bench.client import AGENT_FILE, AgentClient, AgentError, ProtocolError, local_command
 from core.resources import resources_dir
 
 from helpers import fake_agent
@@ -240,5 +241,28 @@ def test_the_agent_pins_itself_to_the_profiles_cores(tmp_path):
     client = AgentClient(local_command(tmp_path / "cache", cores=[0]))
     try:
         assert client.start()["usable_cores"] == 1
+    finally:
+        client.stop()
+
+
+def test_a_full_disk_on_put_model_is_an_error_reply_and_leaves_no_part(tmp_path):
+    # A real limit, not a mock: prlimit caps the file size the agent may write (Python
+    # ignores SIGXFSZ, so the write fails with EFBIG, as a full disk fails with ENOSPC).
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    cache = tmp_path / "cache"
+    command = [prlimit, "--fsize=100000", sys.executable, str(AGENT_FILE), "--cache", str(cache)]
+    client = AgentClient(command, name="small device")
+    client.start()
+    big = tmp_path / "big.onnx"
+    big.write_bytes(os.urandom(300_000))
+    try:
+        with pytest.raises(AgentError, match="on this device") as refused:
+            client.put_model(big, hashlib.sha256(big.read_bytes()).hexdigest())
+        assert refused.value.kind == "disk"
+        assert list(cache.glob("*.part")) == []
+        # The agent is still up and answers.
+        assert client.request({"type": "hello"})["device"]["providers"]
     finally:
         client.stop()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -14,6 +17,8 @@ from core.catalog.store import Catalog
 from core.errors import CatalogError, NotFoundError, SchemaVersionError
 
 from helpers import catalog_snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_init_creates_a_wal_database_with_foreign_keys_and_schema_version(tmp_path: Path):
@@ -56,18 +61,43 @@ def test_a_catalog_from_a_newer_schema_is_refused_and_left_alone(catalog_path: P
     assert catalog_snapshot(catalog_path) == before
 
 
-@pytest.mark.skipif(
-    os.geteuid() == 0,
-    reason="root writes to read-only folders; the packaging smoke test checks this as nobody",
-)
+def _as_unprivileged(script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a child to which file permissions apply.
+
+    An ordinary user runs it as they are. Root writes anywhere, so as root the child runs
+    under ``setpriv`` with every capability dropped (no CAP_DAC_OVERRIDE): permissions
+    then bind it as they bind any user. (It cannot become ``nobody`` instead: this
+    virtual environment's Python lives under /root, which only root may enter.)
+    """
+    command = [sys.executable, "-c", script]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.fail("running as root without setpriv (util-linux) to drop privileges")
+        command = [setpriv, "--bounding-set=-all", "--inh-caps=-all", *command]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+
+
 def test_a_catalog_folder_without_write_access_is_refused_and_left_alone(catalog_path: Path):
     before = catalog_snapshot(catalog_path)
     catalog_path.chmod(0o555)
+    script = (
+        "import sys\n"
+        "from core.catalog.store import Catalog\n"
+        "from core.errors import CatalogError\n"
+        "try:\n"
+        f"    Catalog.open({str(catalog_path)!r})\n"
+        "except CatalogError as error:\n"
+        "    print(error)\n"
+        "else:\n"
+        "    sys.exit('opened a catalog it cannot write')\n"
+    )
     try:
-        with pytest.raises(CatalogError, match=f"{catalog_path}: not writable"):
-            Catalog.open(catalog_path)
+        result = _as_unprivileged(script)
     finally:
         catalog_path.chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert f"{catalog_path}: not writable" in result.stdout
     assert catalog_snapshot(catalog_path) == before
 
 
@@ -162,3 +192,21 @@ def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Pa
         assert "model_file" in view and "derived" in view and "bench_run" in view
         assert check_catalog(upgraded).ok
         assert upgraded.blobs.exists(blob)
+
+
+def test_a_failing_migration_leaves_catalog_db_as_it_was(catalog_path: Path, monkeypatch):
+    import core.catalog.schema as schema
+
+    def half_done(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half_done (x)")
+        raise RuntimeError("the disk is full")
+
+    before = catalog_snapshot(catalog_path)
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, ("9999_half", half_done)])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
+    with pytest.raises(RuntimeError, match="disk is full"):
+        Catalog.open(catalog_path)
+    assert catalog_snapshot(catalog_path) == before  # no table, no version bump, no row
+    monkeypatch.undo()
+    with Catalog.open(catalog_path) as reopened:
+        assert reopened.schema_version() == SCHEMA_VERSION

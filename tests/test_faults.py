@@ -109,7 +109,7 @@ def test_imports_killed_at_random_moments_leave_a_consistent_catalog(
                 assert args[args.index("--name") + 1] in recorded
 
     assert killed >= 20  # the kills really landed mid-import
-    # The examiner's scratch lives in the catalog (gc removes it), never in /tmp.
+    # The examiner's scratch lives in the catalog (gc removes it), never in the temp folder.
     assert set(Path(tempfile.gettempdir()).glob("modeldesk-examine-*")) == leftovers_before
     with Catalog.open(catalog_path) as catalog:
         collect_garbage(catalog)

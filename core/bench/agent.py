@@ -210,7 +210,12 @@ class ModelCache:
             if offset + len(data) > size:
                 part.unlink(missing_ok=True)
                 raise RequestError("integrity", f"chunks pass the announced size of {size} bytes")
-            handle.write(data)
+            try:
+                handle.write(data)
+                handle.flush()
+            except OSError:
+                part.unlink(missing_ok=True)  # a full disk keeps no half upload
+                raise
         if not final:
             return False
         actual = _hash(part)
@@ -672,7 +677,8 @@ def answer(line: bytes, cache: ModelCache, stdout: Any) -> dict[str, Any]:
     except RequestError as error:
         kind, text = error.kind, str(error)
     except OSError as error:
-        full = error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+        # No space, over quota, or over the file size this process may write.
+        full = error.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
         kind, text = ("disk" if full else "io"), f"on this device: {_line(error)}"
     except Exception as error:  # a bug here must not end the agent or desync the client
         kind, text = "internal", f"agent error {type(error).__name__}: {_line(error)}"

@@ -1,19 +1,19 @@
-"""catalog.db's schema as ordered, named migrations.
+"""catalog.db's schema as ordered, named migrations of plain SQL.
 
 ``PRAGMA user_version`` holds how many migrations have been applied; the
-``schema_migration`` table names them. Each migration runs in its own
-transaction together with the version bump, so running them twice (or
-concurrently from two processes) is safe. Append new migrations; never edit
-or reorder a released one.
+``schema_migration`` table names them. Each migration runs its statements on the
+connection inside the one transaction that also bumps the version (see
+``Catalog._migrate``), so running them twice, or from two processes at once, is
+safe, and a migration that fails leaves catalog.db as it was. No library's own
+transaction handling is involved: a helper that commits on its own (as some
+sqlite-utils releases do) would leave a half-migrated file. Append new migrations;
+never edit or reorder a released one.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # sqlite-utils is slow to import; only migrations need it
-    import sqlite_utils
 
 __all__ = ["BLOB_REFERENCE_VIEW", "MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -28,136 +28,115 @@ CREATE VIEW blob_reference AS
     SELECT sha256, 'dataset_version', id FROM dataset_version
 """
 
-
-def _initial(db: sqlite_utils.Database) -> None:
-    db["schema_migration"].create({"name": str, "applied_at": str}, pk="name")
-    db["audit"].create(
-        {
-            "id": int,
-            "at": str,
-            "actor": str,
-            "action": str,
-            "subject": str,
-            "detail": str,
-            "prev_hash": str,
-            "hash": str,
-        },
-        pk="id",
-        not_null={"at", "actor", "action", "subject", "detail", "prev_hash", "hash"},
-    )
-    for verb in ("UPDATE", "DELETE"):
-        db.execute(
-            f"CREATE TRIGGER audit_no_{verb.lower()} BEFORE {verb} ON audit"
-            " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
-        )
-
-    db["dataset"].create(
-        {"id": int, "name": str, "description": str, "created_at": str, "created_by": str},
-        pk="id",
-        not_null={"name", "created_at", "created_by"},
-    )
-    db["dataset"].create_index(["name"], unique=True)
-    db["dataset_version"].create(
-        {
-            "id": int,
-            "dataset_id": int,
-            "version": int,
-            "sha256": str,
-            "size": int,
-            "source_name": str,
-            "source_format": str,
-            "source_sha256": str,
-            "source_size": int,
-            "rows": int,
-            "columns": int,
-            "label": str,
-            "parent_id": int,
-            "description": str,
-            "created_at": str,
-            "created_by": str,
-        },
-        pk="id",
-        not_null={"dataset_id", "version", "sha256", "rows", "columns", "created_at"},
-        foreign_keys=[("dataset_id", "dataset", "id"), ("parent_id", "dataset_version", "id")],
-    )
-    db["dataset_version"].create_index(["dataset_id", "version"], unique=True)
-    db["dataset_version"].create_index(["source_sha256"])
-    db["data_column"].create(
-        {
-            "dataset_version_id": int,
-            "position": int,
-            "name": str,
-            "dtype": str,
-            "role": str,
-            "unit": str,
-            "description": str,
-            "stats": str,
-        },
-        pk=("dataset_version_id", "position"),
-        not_null={"name", "dtype", "role", "stats"},
-        foreign_keys=[("dataset_version_id", "dataset_version", "id")],
-    )
-    db["data_column"].create_index(["dataset_version_id", "name"], unique=True)
-
-    db["model"].create(
-        {
-            "id": int,
-            "name": str,
-            "task": str,
-            "owner": str,
-            "description": str,
-            "created_at": str,
-            "created_by": str,
-        },
-        pk="id",
-        not_null={"name", "created_at", "created_by"},
-    )
-    db["model"].create_index(["name"], unique=True)
-    db["model_version"].create(
-        {
-            "id": int,
-            "model_id": int,
-            "version": int,
-            "sha256": str,
-            "file_name": str,
-            "file_size": int,
-            "ir_version": int,
-            "producer": str,
-            "opsets": str,
-            "param_count": int,
-            "initializer_bytes": int,
-            "inputs_summary": str,
-            "outputs_summary": str,
-            "facts": str,
-            "parent_id": int,
-            "trained_on_id": int,
-            "label": str,
-            "features": str,
-            "feature_binding": str,
-            "classes": str,
-            "tags": str,
-            "description": str,
-            "created_at": str,
-            "created_by": str,
-        },
-        pk="id",
-        not_null={"model_id", "version", "sha256", "file_size", "facts", "created_at"},
-        foreign_keys=[
-            ("model_id", "model", "id"),
-            ("parent_id", "model_version", "id"),
-            ("trained_on_id", "dataset_version", "id"),
-        ],
-    )
-    db["model_version"].create_index(["model_id", "version"], unique=True)
-    db["model_version"].create_index(["sha256"])
-    db["model_file"].create(
-        {"model_version_id": int, "path": str, "sha256": str, "size": int},
-        pk=("model_version_id", "path"),
-        not_null={"sha256", "size"},
-        foreign_keys=[("model_version_id", "model_version", "id")],
-    )
-    db.execute(BLOB_REFERENCE_VIEW)
-
+_INITIAL = [
+    """CREATE TABLE "schema_migration" (
+   "name" TEXT PRIMARY KEY,
+   "applied_at" TEXT
+)""",
+    """CREATE TABLE "audit" (
+   "id" INTEGER PRIMARY KEY,
+   "at" TEXT NOT NULL,
+   "actor" TEXT NOT NULL,
+   "action" TEXT NOT NULL,
+   "subject" TEXT NOT NULL,
+   "detail" TEXT NOT NULL,
+   "prev_hash" TEXT NOT NULL,
+   "hash" TEXT NOT NULL
+)""",
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    """CREATE TABLE "dataset" (
+   "id" INTEGER PRIMARY KEY,
+   "name" TEXT NOT NULL,
+   "description" TEXT,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT NOT NULL
+)""",
+    'CREATE UNIQUE INDEX "idx_dataset_name" ON "dataset" ("name")',
+    """CREATE TABLE "dataset_version" (
+   "id" INTEGER PRIMARY KEY,
+   "dataset_id" INTEGER NOT NULL REFERENCES "dataset"("id"),
+   "version" INTEGER NOT NULL,
+   "sha256" TEXT NOT NULL,
+   "size" INTEGER,
+   "source_name" TEXT,
+   "source_format" TEXT,
+   "source_sha256" TEXT,
+   "source_size" INTEGER,
+   "rows" INTEGER NOT NULL,
+   "columns" INTEGER NOT NULL,
+   "label" TEXT,
+   "parent_id" INTEGER REFERENCES "dataset_version"("id"),
+   "description" TEXT,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT
+)""",
+    'CREATE UNIQUE INDEX "idx_dataset_version_dataset_id_version"'
+    ' ON "dataset_version" ("dataset_id", "version")',
+    'CREATE INDEX "idx_dataset_version_source_sha256" ON "dataset_version" ("source_sha256")',
+    """CREATE TABLE "data_column" (
+   "dataset_version_id" INTEGER REFERENCES "dataset_version"("id"),
+   "position" INTEGER,
+   "name" TEXT NOT NULL,
+   "dtype" TEXT NOT NULL,
+   "role" TEXT NOT NULL,
+   "unit" TEXT,
+   "description" TEXT,
+   "stats" TEXT NOT NULL,
+   PRIMARY KEY ("dataset_version_id", "position")
+)""",
+    'CREATE UNIQUE INDEX "idx_data_column_dataset_version_id_name"'
+    ' ON "data_column" ("dataset_version_id", "name")',
+    """CREATE TABLE "model" (
+   "id" INTEGER PRIMARY KEY,
+   "name" TEXT NOT NULL,
+   "task" TEXT,
+   "owner" TEXT,
+   "description" TEXT,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT NOT NULL
+)""",
+    'CREATE UNIQUE INDEX "idx_model_name" ON "model" ("name")',
+    """CREATE TABLE "model_version" (
+   "id" INTEGER PRIMARY KEY,
+   "model_id" INTEGER NOT NULL REFERENCES "model"("id"),
+   "version" INTEGER NOT NULL,
+   "sha256" TEXT NOT NULL,
+   "file_name" TEXT,
+   "file_size" INTEGER NOT NULL,
+   "ir_version" INTEGER,
+   "producer" TEXT,
+   "opsets" TEXT,
+   "param_count" INTEGER,
+   "initializer_bytes" INTEGER,
+   "inputs_summary" TEXT,
+   "outputs_summary" TEXT,
+   "facts" TEXT NOT NULL,
+   "parent_id" INTEGER REFERENCES "model_version"("id"),
+   "trained_on_id" INTEGER REFERENCES "dataset_version"("id"),
+   "label" TEXT,
+   "features" TEXT,
+   "feature_binding" TEXT,
+   "classes" TEXT,
+   "tags" TEXT,
+   "description" TEXT,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT
+)""",
+    'CREATE UNIQUE INDEX "idx_model_version_model_id_version"'
+    ' ON "model_version" ("model_id", "version")',
+    'CREATE INDEX "idx_model_version_sha256" ON "model_version" ("sha256")',
+    """CREATE TABLE "model_file" (
+   "model_version_id" INTEGER REFERENCES "model_version"("id"),
+   "path" TEXT,
+   "sha256" TEXT NOT NULL,
+   "size" INTEGER NOT NULL,
+   PRIMARY KEY ("model_version_id", "path")
+)""",
+    BLOB_REFERENCE_VIEW,
+]
 
 # Derived results (predictions, explanations) are caches: re-computable from the
 # record, keyed by everything that went into them, and not audited.
@@ -169,31 +148,23 @@ _BLOB_REFERENCE_WITH_DERIVED = (
 """
 )
 
-
-def _derived(db: sqlite_utils.Database) -> None:
-    db["derived"].create(
-        {
-            "key": str,
-            "kind": str,
-            "model_version_id": int,
-            "dataset_version_id": int,
-            "params": str,
-            "sha256": str,
-            "summary": str,
-            "created_at": str,
-            "seconds": float,
-        },
-        pk="key",
-        not_null={"kind", "model_version_id", "dataset_version_id", "params", "sha256"},
-        foreign_keys=[
-            ("model_version_id", "model_version", "id"),
-            ("dataset_version_id", "dataset_version", "id"),
-        ],
-    )
-    db["derived"].create_index(["model_version_id", "dataset_version_id", "kind"])
-    db.execute("DROP VIEW blob_reference")
-    db.execute(_BLOB_REFERENCE_WITH_DERIVED)
-
+_DERIVED = [
+    """CREATE TABLE "derived" (
+   "key" TEXT PRIMARY KEY,
+   "kind" TEXT NOT NULL,
+   "model_version_id" INTEGER NOT NULL REFERENCES "model_version"("id"),
+   "dataset_version_id" INTEGER NOT NULL REFERENCES "dataset_version"("id"),
+   "params" TEXT NOT NULL,
+   "sha256" TEXT NOT NULL,
+   "summary" TEXT,
+   "created_at" TEXT,
+   "seconds" REAL
+)""",
+    'CREATE INDEX "idx_derived_model_version_id_dataset_version_id_kind"'
+    ' ON "derived" ("model_version_id", "dataset_version_id", "kind")',
+    "DROP VIEW blob_reference",
+    _BLOB_REFERENCE_WITH_DERIVED,
+]
 
 _BLOB_REFERENCE_WITH_BENCH = (
     _BLOB_REFERENCE_WITH_DERIVED
@@ -203,50 +174,56 @@ _BLOB_REFERENCE_WITH_BENCH = (
 """
 )
 
-
-def _benchmarks(db: sqlite_utils.Database) -> None:
-    db["profile"].create(
-        {
-            "id": int,
-            "name": str,
-            "kind": str,
-            "settings": str,
-            "description": str,
-            "created_at": str,
-            "updated_at": str,
-        },
-        pk="id",
-        not_null={"name", "kind", "settings", "created_at", "updated_at"},
-    )
-    db["profile"].create_index(["name"], unique=True)
-    db["bench_run"].create(
-        {
-            "id": int,
-            "model_version_id": int,
-            "profile_name": str,
-            "status": str,
-            "error": str,
-            "settings": str,
-            "device": str,
-            "summary": str,
-            "results_sha256": str,
-            "passed": int,
-            "created_at": str,
-            "created_by": str,
-        },
-        pk="id",
-        not_null={"model_version_id", "profile_name", "status", "settings", "created_at"},
-        foreign_keys=[("model_version_id", "model_version", "id")],
-    )
-    db["bench_run"].create_index(["model_version_id", "profile_name", "created_at"])
-    db.execute("DROP VIEW blob_reference")
-    db.execute(_BLOB_REFERENCE_WITH_BENCH)
+_BENCHMARKS = [
+    """CREATE TABLE "profile" (
+   "id" INTEGER PRIMARY KEY,
+   "name" TEXT NOT NULL,
+   "kind" TEXT NOT NULL,
+   "settings" TEXT NOT NULL,
+   "description" TEXT,
+   "created_at" TEXT NOT NULL,
+   "updated_at" TEXT NOT NULL
+)""",
+    'CREATE UNIQUE INDEX "idx_profile_name" ON "profile" ("name")',
+    """CREATE TABLE "bench_run" (
+   "id" INTEGER PRIMARY KEY,
+   "model_version_id" INTEGER NOT NULL REFERENCES "model_version"("id"),
+   "profile_name" TEXT NOT NULL,
+   "status" TEXT NOT NULL,
+   "error" TEXT,
+   "settings" TEXT NOT NULL,
+   "device" TEXT,
+   "summary" TEXT,
+   "results_sha256" TEXT,
+   "passed" INTEGER,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT
+)""",
+    'CREATE INDEX "idx_bench_run_model_version_id_profile_name_created_at"'
+    ' ON "bench_run" ("model_version_id", "profile_name", "created_at")',
+    "DROP VIEW blob_reference",
+    _BLOB_REFERENCE_WITH_BENCH,
+]
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
-    ("0001_initial", _initial),
-    ("0002_derived_results", _derived),
-    ("0003_benchmarks", _benchmarks),
+def _statements(statements: list[str]) -> Callable[[sqlite3.Connection], None]:
+    """A migration that runs ``statements`` one by one inside the caller's transaction.
+
+    Not ``executescript``: it commits before it starts, which would end the
+    transaction the version bump belongs to.
+    """
+
+    def migrate(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement)
+
+    return migrate
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("0001_initial", _statements(_INITIAL)),
+    ("0002_derived_results", _statements(_DERIVED)),
+    ("0003_benchmarks", _statements(_BENCHMARKS)),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

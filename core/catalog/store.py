@@ -13,14 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.catalog.audit import append_audit
 from core.catalog.blobs import BlobStore
 from core.errors import CatalogBusyError, CatalogError, NotFoundError, SchemaVersionError
-
-if TYPE_CHECKING:
-    import sqlite_utils
 
 __all__ = ["DB_NAME", "Catalog", "WriteTransaction", "current_actor", "utc_now"]
 
@@ -58,11 +55,6 @@ class WriteTransaction:
     at: str = field(default_factory=utc_now)
     actor: str = field(default_factory=current_actor)
 
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """The sqlite-utils view of the same connection, inside this transaction."""
-        return self.catalog.db
-
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
     message = str(error).lower()
@@ -81,7 +73,6 @@ class Catalog:
         self.path = path
         self.conn = conn
         self.blobs = BlobStore(path / "blobs")
-        self._db: sqlite_utils.Database | None = None
         self._write_lock = threading.RLock()
 
     # -- opening -----------------------------------------------------------------
@@ -171,7 +162,7 @@ class Catalog:
                 # Re-read inside the lock: another process may have migrated meanwhile.
                 if self.schema_version() >= index:
                     continue
-                migrate(self.db)
+                migrate(self.conn)
                 self.conn.execute(
                     "INSERT INTO schema_migration (name, applied_at) VALUES (?, ?)",
                     (name, utc_now()),
@@ -181,15 +172,6 @@ class Catalog:
     def schema_version(self) -> int:
         """The number of migrations applied to this catalog.db."""
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
-
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """sqlite-utils over the same connection (imported on first use: it is slow to load)."""
-        if self._db is None:
-            import sqlite_utils
-
-            self._db = sqlite_utils.Database(self.conn, execute_plugins=False)
-        return self._db
 
     def close(self) -> None:
         """Close the database connection."""

@@ -9,9 +9,11 @@ that build instead of making a new one.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +27,12 @@ pytestmark = pytest.mark.packaging
 
 
 @pytest.fixture(scope="module")
-def frozen() -> Frozen:
-    """The frozen app, built once for this module, and a scratch folder for its checks."""
+def frozen() -> Iterator[Frozen]:
+    """The frozen app, built once for this module, and a scratch folder for its checks.
+
+    Everything the build makes (~730 MB of app, its virtual environment, PyInstaller's
+    work folder) is under one temporary folder, removed when the module's tests end.
+    """
     # Not tmp_path: pytest's temporary folders are private to their owner, and one check
     # runs the app as another user (root can write anywhere, so it drops to nobody).
     base = Path(tempfile.mkdtemp(prefix="modeldesk-frozen-"))
@@ -44,7 +50,10 @@ def frozen() -> Frozen:
         exe = dist / "modeldesk" / ("modeldesk.exe" if os.name == "nt" else "modeldesk")
     scratch = base / "scratch"
     scratch.mkdir()
-    return Frozen(exe.resolve(), scratch)
+    try:
+        yield Frozen(exe.resolve(), scratch)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.parametrize("name", list(CHECKS))

@@ -27,6 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from targets import Targets  # noqa: E402  (beside this script)
+
 SETTINGS = {"intra_threads": 1, "inter_threads": 1, "opt_level": "all", "warmup": 50}
 
 
@@ -158,6 +160,7 @@ def main() -> None:
 
     from core.bench.client import AgentClient, local_command
 
+    targets = Targets()
     with tempfile.TemporaryDirectory() as folder:
         models = {
             "demo MLP": ROOT / "resources" / "demo" / "models" / "digits-v2.onnx",
@@ -175,16 +178,19 @@ def main() -> None:
                     agent.append(agent_p50(client, path, args.iterations))
             b, a = statistics.median(bare), statistics.median(agent)
             size = path.stat().st_size / 1e6
+            within = targets.check(f"{label} p50 within 3 %", a / b <= 1.03)
+            overhead = targets.check(f"{label} overhead < 20 us", (a - b) * 1000 < 20)
             print(
                 f"{label} ({size:.1f} MB): bare p50 {b * 1000:.1f} us, agent p50 "
-                f"{a * 1000:.1f} us -> {a / b:.3f}x (target within 3 %), "
-                f"overhead {(a - b) * 1000:+.1f} us per iteration (target < 20 us)"
+                f"{a * 1000:.1f} us -> {a / b:.3f}x (target within 3 %) {within}, "
+                f"overhead {(a - b) * 1000:+.1f} us per iteration (target < 20 us) {overhead}"
             )
             b, a = same_process(path, args.iterations, args.rounds)
             print(
                 f"  same process, alternating: bare {b * 1000:.1f} us, agent's measurement "
                 f"{a * 1000:.1f} us -> {a / b:.3f}x, {(a - b) * 1000:+.1f} us per iteration"
             )
+    targets.finish()
 
 
 if __name__ == "__main__":

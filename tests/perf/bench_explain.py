@@ -29,6 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from targets import Targets  # noqa: E402  (beside this script)
+
 
 def train(rows: int, trees: int, features: int = 30):
     """The native LightGBM model, its ONNX conversion and the rows."""
@@ -134,15 +136,21 @@ def main() -> None:
     ours_rate = len(x) / statistics.median(ours_s)
     print(f"native shap.TreeExplainer (LightGBM): {native_rate:,.0f} rows/s")
     print(f"ModelDesk TreeSHAP from ONNX:          {ours_rate:,.0f} rows/s")
-    print(f"  ratio {ours_rate / native_rate:.2f}x (target >= 0.8x)")
+    targets = Targets()
+    native_ratio = ours_rate / native_rate
+    verdict = targets.check("TreeSHAP vs native shap", native_ratio >= 0.8)
+    print(f"  ratio {native_ratio:.2f}x (target >= 0.8x) {verdict}")
     per_row = time_permutation(proto, x, args.permutation_rows)
     print(f"shap Permutation on the ONNX model:    {1 / per_row:,.2f} rows/s")
-    print(f"  ratio {ours_rate * per_row:,.0f}x (target >= 50x)")
+    verdict = targets.check("TreeSHAP vs Permutation", ours_rate * per_row >= 50)
+    print(f"  ratio {ours_rate * per_row:,.0f}x (target >= 50x) {verdict}")
     wall, inside, share = ort_share(proto, x, args.permutation_rows)
     print(
         f"explain --method permutation, {args.permutation_rows} rows: {wall:.2f} s, "
-        f"{inside:.2f} s inside ONNX Runtime = {share:.0%} (target >= 70%)"
+        f"{inside:.2f} s inside ONNX Runtime = {share:.0%} (target >= 70%) "
+        + targets.check("time inside ONNX Runtime", share >= 0.7)
     )
+    targets.finish()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).parent))
 
+from targets import Targets  # noqa: E402
+
 START_TARGET = 3.0
 NAVIGATOR_TARGET_S = 0.200
 
@@ -68,7 +70,7 @@ def time_start(code: str, args: list[str], env: dict[str, str], repeats: int) ->
     return statistics.median(timings), extra
 
 
-def bench_start(repeats: int) -> None:
+def bench_start(repeats: int, targets: Targets) -> None:
     """Cold start of the app against a bare Qt window."""
     from core.demo import build_demo_catalog
 
@@ -79,14 +81,14 @@ def bench_start(repeats: int) -> None:
         bare, _ = time_start(BARE, [], env, repeats)
         ours, heavy = time_start(MODELDESK, [str(demo)], env, repeats)
     ratio = ours / bare
-    verdict = "PASS" if ratio <= START_TARGET else "FAIL"
+    verdict = targets.check("cold-start ratio", ratio <= START_TARGET)
     print(f"bare QApplication + QMainWindow: median {bare:.3f} s (whole process)")
     print(f"ModelDesk main window on demo:   median {ours:.3f} s (whole process)")
     print(f"cold-start ratio: {ratio:.2f}x (target <= {START_TARGET}x) {verdict}")
     print(f"heavy modules loaded at start: {heavy}")
 
 
-def bench_navigator(versions: int, repeats: int) -> None:
+def bench_navigator(versions: int, repeats: int, targets: Targets) -> None:
     """Build the navigator over ``versions`` model versions and fetch every row."""
     from bench_model_list import build_catalog
     from PySide6.QtWidgets import QApplication
@@ -124,7 +126,7 @@ def bench_navigator(versions: int, repeats: int) -> None:
                 widget.deleteLater()
             assert rows == versions, rows
     median = statistics.median(timings[1:])
-    verdict = "PASS" if median < NAVIGATOR_TARGET_S else "FAIL"
+    verdict = targets.check("navigator time", median < NAVIGATOR_TARGET_S)
     print(
         f"navigator with {versions:,} versions, every record expanded: median "
         f"{median * 1000:.0f} ms (target < {NAVIGATOR_TARGET_S * 1000:.0f} ms) {verdict}"
@@ -138,8 +140,10 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=10_000)
     options = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    bench_start(options.repeats)
-    bench_navigator(options.versions, max(3, options.repeats // 2))
+    targets = Targets()
+    bench_start(options.repeats, targets)
+    bench_navigator(options.versions, max(3, options.repeats // 2), targets)
+    targets.finish()
 
 
 if __name__ == "__main__":

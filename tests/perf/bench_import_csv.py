@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from targets import Targets  # noqa: E402  (beside this script)
+
 WALL_TARGET = 1.5
 MEMORY_TARGET = 3.0
 
@@ -115,6 +117,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     options = parser.parse_args()
+    targets = Targets()
 
     from core.catalog.store import Catalog
 
@@ -139,7 +142,7 @@ def main() -> None:
         wall_ratio = ours / base
         print(f"baseline read_csv + write_table: median {base:.3f} s  (runs {_runs(baseline_s)})")
         print(f"modeldesk import_dataset:        median {ours:.3f} s  (runs {_runs(import_s)})")
-        verdict = "PASS" if wall_ratio <= WALL_TARGET else "FAIL"
+        verdict = targets.check("wall-time ratio", wall_ratio <= WALL_TARGET)
         print(f"wall-time ratio: {wall_ratio:.2f}x (target <= {WALL_TARGET}x) {verdict}")
 
         base_peak = peak_growth("baseline", csv_path, scratch)
@@ -150,11 +153,12 @@ def main() -> None:
             f"peak RSS growth, baseline: {base_peak / 1e6:.0f} MB "
             f"({base_peak / table_bytes:.2f}x table)"
         )
-        verdict = "PASS" if memory_ratio <= MEMORY_TARGET else "FAIL"
+        verdict = targets.check("peak memory", memory_ratio <= MEMORY_TARGET)
         print(
             f"peak RSS growth, import:   {our_peak / 1e6:.0f} MB "
             f"({memory_ratio:.2f}x table; target <= {MEMORY_TARGET}x) {verdict}"
         )
+    targets.finish()
 
 
 def _runs(values: list[float]) -> str:

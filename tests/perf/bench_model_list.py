@@ -22,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from targets import Targets  # noqa: E402  (beside this script)
+
 sys.path.insert(0, str(ROOT / "tests"))
 
 TARGET_S = 0.5
@@ -86,6 +89,7 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     options = parser.parse_args()
+    targets = Targets()
 
     from core.catalog.names import VersionRef
     from core.catalog.records import MODEL
@@ -105,7 +109,7 @@ def main() -> None:
         )
         rows = json.loads(output)
         assert len(rows) == options.versions, len(rows)
-        verdict = "PASS" if listed < TARGET_S else "FAIL"
+        verdict = targets.check("model list time", listed < TARGET_S)
         print(f"python -c pass (baseline):     median {bare:.3f} s")
         print(
             f"modeldesk model list --json:   median {listed:.3f} s "
@@ -131,8 +135,9 @@ def main() -> None:
             for step in plan:
                 print(f"  {step['detail']}")
             uses_index = all("SCAN" not in step["detail"] for step in plan)
-            print("by-name lookup uses indexes only:", "PASS" if uses_index else "FAIL")
+            print("by-name lookup uses indexes only:", targets.check("index lookup", uses_index))
             del VersionRef
+    targets.finish()
 
 
 if __name__ == "__main__":
