@@ -94,7 +94,11 @@ def plan_explanation(
     source = get_dataset_version(catalog, model.trained_on) if model.trained_on else dataset
     feed_plan(model, source)  # the background must feed the model too
     image = image_shape(plan.columns)
-    ensemble, reason = _tree_ensemble(catalog, model, plan, cancel)
+    # The trees are read (and checked) only when the tree method may run: a large
+    # ensemble costs a noticeable part of a short model-agnostic run to read.
+    ensemble, reason = (
+        _tree_ensemble(catalog, model, plan, cancel) if method in ("auto", "tree") else (None, "")
+    )
     if method == "auto":
         method = "tree" if ensemble else ("partition" if image else "permutation")
     if method == "tree" and ensemble is None:

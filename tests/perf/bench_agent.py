@@ -10,7 +10,9 @@ a fresh process as the agent does (a long-lived process with many modules loaded
 differently). Rounds alternate bare and agent so drift on this shared machine hits
 both; medians are quoted. A second figure alternates the bare loop and the agent's
 own measuring code inside one fresh process, which removes the between-process noise
-that dominates a ~20 us model.
+that dominates a ~20 us model (a fresh process times the same loop at ~17 or ~28 us,
+by its memory layout). So the overhead target is checked on the first figure and the
+3 % target on the second; the script exits 1 when either is missed.
 """
 
 from __future__ import annotations
@@ -178,17 +180,18 @@ def main() -> None:
                     agent.append(agent_p50(client, path, args.iterations))
             b, a = statistics.median(bare), statistics.median(agent)
             size = path.stat().st_size / 1e6
-            within = targets.check(f"{label} p50 within 3 %", a / b <= 1.03)
             overhead = targets.check(f"{label} overhead < 20 us", (a - b) * 1000 < 20)
             print(
                 f"{label} ({size:.1f} MB): bare p50 {b * 1000:.1f} us, agent p50 "
-                f"{a * 1000:.1f} us -> {a / b:.3f}x (target within 3 %) {within}, "
-                f"overhead {(a - b) * 1000:+.1f} us per iteration (target < 20 us) {overhead}"
+                f"{a * 1000:.1f} us -> {a / b:.3f}x, overhead {(a - b) * 1000:+.1f} us per "
+                f"iteration (target < 20 us) {overhead}"
             )
             b, a = same_process(path, args.iterations, args.rounds)
+            within = targets.check(f"{label} p50 within 3 %", a / b <= 1.03)
             print(
                 f"  same process, alternating: bare {b * 1000:.1f} us, agent's measurement "
-                f"{a * 1000:.1f} us -> {a / b:.3f}x, {(a - b) * 1000:+.1f} us per iteration"
+                f"{a * 1000:.1f} us -> {a / b:.3f}x (target within 3 %) {within}, "
+                f"{(a - b) * 1000:+.1f} us per iteration"
             )
     targets.finish()
 

@@ -12,12 +12,15 @@ Model: LightGBM, 300 trees of depth <= 8 (up to 255 leaves), trained on 10,000 r
   ONNX model through ONNX Runtime (timed on a few rows after a warm-up row);
 * the model-agnostic path (``explain --method permutation`` on a catalog) spends at
   least 70 % of its wall time inside ONNX Runtime calls (after a warm-up run that
-  compiles shap's numba kernels).
+  compiles shap's numba kernels);
+* checking that tree values add up to ONNX Runtime's margin (issue 11) costs at most
+  10 % of a tree explanation of 500 rows on a catalog.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -84,15 +87,15 @@ def time_permutation(proto, x: np.ndarray, rows: int) -> float:
     return (time.perf_counter() - started) / rows
 
 
-def ort_share(proto, x: np.ndarray, rows: int) -> tuple[float, float, float]:
-    """(wall s, ORT s, share) of ``explain --method permutation`` on a real catalog."""
+@contextlib.contextmanager
+def lgbm_catalog(proto, x: np.ndarray):
+    """A catalog holding the model as ``lgbm@1`` and 2,000 of the rows as ``rows@1``."""
     import onnx
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     from core.catalog.store import Catalog
     from core.datasets.importer import import_dataset
-    from core.explain.run import explain
     from core.models.importer import import_model
 
     with tempfile.TemporaryDirectory() as folder:
@@ -103,13 +106,38 @@ def ort_share(proto, x: np.ndarray, rows: int) -> tuple[float, float, float]:
         with Catalog.init(root / "catalog") as catalog:
             import_dataset(catalog, root / "rows.csv", name="rows")
             import_model(catalog, root / "model.onnx", name="lgbm", features=names)
-            explain(catalog, "lgbm@1", "rows@1", rows="0:1", method="permutation")  # warm-up
-            started = time.perf_counter()
-            result = explain(
-                catalog, "lgbm@1", "rows@1", rows=f"1:{1 + rows}", method="permutation"
-            )
-            wall = time.perf_counter() - started
+            yield catalog
+
+
+def ort_share(proto, x: np.ndarray, rows: int) -> tuple[float, float, float]:
+    """(wall s, ORT s, share) of ``explain --method permutation`` on a real catalog."""
+    from core.explain.run import explain
+
+    with lgbm_catalog(proto, x) as catalog:
+        explain(catalog, "lgbm@1", "rows@1", rows="0:1", method="permutation")  # warm-up
+        started = time.perf_counter()
+        result = explain(catalog, "lgbm@1", "rows@1", rows=f"1:{1 + rows}", method="permutation")
+        wall = time.perf_counter() - started
     return wall, result.model_seconds, result.model_seconds / wall
+
+
+def additivity_cost(proto, x: np.ndarray, repeats: int) -> tuple[float, float]:
+    """Median seconds of a tree ``explain`` of 500 rows with and without the check
+    that the values add up to ONNX Runtime's margin (fresh seeds: nothing cached)."""
+    import core.explain.run as run
+
+    checked, unchecked = [], []
+    real = run.check_additivity
+    with lgbm_catalog(proto, x) as catalog:
+        for repeat in range(repeats):
+            for check, times in ((real, checked), (lambda *args: None, unchecked)):
+                run.check_additivity = check
+                started = time.perf_counter()
+                run.explain(catalog, "lgbm@1", "rows@1", rows="0:500", method="tree",
+                            seed=len(checked) + len(unchecked) + repeat * 10)  # fmt: skip
+                times.append(time.perf_counter() - started)
+        run.check_additivity = real
+    return statistics.median(checked), statistics.median(unchecked)
 
 
 def main() -> None:
@@ -149,6 +177,12 @@ def main() -> None:
         f"explain --method permutation, {args.permutation_rows} rows: {wall:.2f} s, "
         f"{inside:.2f} s inside ONNX Runtime = {share:.0%} (target >= 70%) "
         + targets.check("time inside ONNX Runtime", share >= 0.7)
+    )
+    checked, unchecked = additivity_cost(proto, x, max(3, args.repeats))
+    verdict = targets.check("additivity check cost", checked / unchecked <= 1.1)
+    print(
+        f"explain --method tree, 500 rows: {checked:.2f} s with the additivity check, "
+        f"{unchecked:.2f} s without -> {checked / unchecked:.3f}x (target <= 1.1x) {verdict}"
     )
     targets.finish()
 
