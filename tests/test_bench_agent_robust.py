@@ -266,3 +266,14 @@ def test_a_full_disk_on_put_model_is_an_error_reply_and_leaves_no_part(tmp_path)
         assert client.request({"type": "hello"})["device"]["providers"]
     finally:
         client.stop()
+
+
+def test_agent_serve_takes_what_a_frozen_app_passes(tmp_path):
+    # A frozen app has no Python to run agent.py with: it runs 'modeldesk agent serve'.
+    command = [sys.executable, "-m", "core.cli", "agent", "serve", "--cache",
+               str(tmp_path / "cache"), "--cores", "0"]  # fmt: skip
+    client = AgentClient(command, name="served agent")
+    try:
+        assert client.start()["usable_cores"] == 1
+    finally:
+        client.stop()

@@ -296,11 +296,13 @@ def agent_install(state: CliState, profile_name: str) -> None:
 
 @agent.command("serve")
 @click.option("--cache", type=click.Path(file_okay=False), help="Where to keep models.")
-def agent_serve(cache: str | None) -> int:
+@click.option("--cores", metavar="0,1", help="CPU cores the agent pins itself to.")
+def agent_serve(cache: str | None, cores: str | None) -> int:
     """Run the agent on stdin/stdout here (what a frozen app starts instead of agent.py)."""
     from core.bench.agent import main as agent_main
 
-    return agent_main(["--cache", cache] if cache else [])
+    arguments = (["--cache", cache] if cache else []) + (["--cores", cores] if cores else [])
+    return agent_main(arguments)
 
 
 COMMANDS = [profile, bench_command, agent]
