@@ -84,6 +84,8 @@ def _ssh_config_quote(value: str) -> str:
 
 # Runs the installed agent.py after checking its bytes against the hash recorded at
 # install: ``python -c BOOT PATH SHA256 --cache ...``. Small, unlike the source itself.
+# It compiles the very bytes it hashed (our own agent, byte for byte), rather than
+# running the file by path, which would read it again after the check.
 _VERIFIED_START = (
     "import hashlib, sys\n"
     "path, expected = sys.argv[1], sys.argv[2]\n"

@@ -52,23 +52,22 @@ def check_tree(
     where = f"tree {tree_id}"
     if not len(node_ids):
         raise TreeNotApplicable(f"{where} has no nodes")
-    order = np.argsort(node_ids, kind="stable")
-    known = node_ids[order]
+    known = np.sort(node_ids, kind="stable")
     repeated = known[1:][known[1:] == known[:-1]]
     if len(repeated):
         raise TreeNotApplicable(f"{where}: node id {int(repeated[0])} appears twice")
     branch = modes != "LEAF"
     children = []
     for side in (true_ids, false_ids):
-        position = np.searchsorted(known, side).clip(0, len(known) - 1)
-        absent = branch & (known[position] != side)
+        position, absent = _find(node_ids, side)
+        absent &= branch
         if absent.any():
             at = int(np.argmax(absent))
             raise TreeNotApplicable(
                 f"{where}: node {int(node_ids[at])} points to node {int(side[at])}, "
                 "which does not exist"
             )
-        children.append(np.where(branch, order[position], -1))
+        children.append(np.where(branch, position, -1))
     bad_feature = branch & ((features < 0) | (n_features is not None and features >= n_features))
     if bad_feature.any():
         at = int(np.argmax(bad_feature))
@@ -118,16 +117,13 @@ def check_weights(
     n_outputs: int,
 ) -> None:
     """Leaf weights name leaves of their tree and outputs the ensemble has."""
-    order = np.argsort(node_ids, kind="stable")
-    known = node_ids[order]
-    position = np.searchsorted(known, weight_nodes).clip(0, len(known) - 1)
-    absent = known[position] != weight_nodes
+    position, absent = _find(node_ids, weight_nodes)
     if absent.any():
         node = int(weight_nodes[int(np.argmax(absent))])
         raise TreeNotApplicable(
             f"tree {tree_id}: a leaf weight names node {node}, which does not exist"
         )
-    not_leaf = modes[order[position]] != "LEAF"
+    not_leaf = modes[position] != "LEAF"
     if not_leaf.any():
         node = int(weight_nodes[int(np.argmax(not_leaf))])
         raise TreeNotApplicable(
@@ -139,6 +135,14 @@ def check_weights(
         raise TreeNotApplicable(
             f"tree {tree_id}: a leaf weight adds to output {output} of {n_outputs}"
         )
+
+
+def _find(node_ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``wanted`` is in ``node_ids`` (an index), and which are not there."""
+    order = np.argsort(node_ids, kind="stable")
+    known = node_ids[order]
+    found = np.searchsorted(known, wanted).clip(0, len(known) - 1)
+    return order[found], known[found] != wanted
 
 
 def check_after_trees(graph: Any, node: Any, cancel: threading.Event | None = None) -> None:
