@@ -13,12 +13,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core.catalog.store import DB_NAME, Catalog
-from core.datasets.importer import import_dataset
-from core.errors import CatalogError, NotFoundError
-from core.models.importer import import_model
-from core.progress import ProgressCallback, Stage, check_cancel, no_progress
-from core.resources import resources_dir
+from modeldesk.catalog.store import DB_NAME, Catalog
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.errors import CatalogError, NotFoundError
+from modeldesk.models.importer import import_model
+from modeldesk.progress import ProgressCallback, Stage, check_cancel, no_progress
+from modeldesk.resources import resources_dir
 
 __all__ = ["build_demo_catalog", "demo_manifest"]
 

@@ -12,6 +12,7 @@ Exception tree::
     │   └── DataFileError           a CSV or Parquet file cannot be imported
     ├── NotFoundError               a catalog, record or version does not exist
     ├── DeviceUnreachableError      a device or host could not be reached (ssh, the agent)
+    ├── MissingExtraError           the feature needs an extra that is not installed
     ├── CatalogError                the catalog itself is unusable
     │   ├── SchemaVersionError      catalog.db is from a newer ModelDesk
     │   ├── CatalogBusyError        another writer held the catalog for too long
@@ -34,10 +35,12 @@ __all__ = [
     "DeviceUnreachableError",
     "IntegrityError",
     "InvalidNameError",
+    "MissingExtraError",
     "ModelDeskError",
     "ModelFileError",
     "NotFoundError",
     "SchemaVersionError",
+    "require_extra",
 ]
 
 
@@ -67,6 +70,28 @@ class NotFoundError(ModelDeskError):
 
 class DeviceUnreachableError(ModelDeskError):
     """A device or host could not be reached, or its agent could not be started."""
+
+
+class MissingExtraError(ModelDeskError):
+    """The feature needs an optional extra (``modeldesk[gui]``, ``[explain]``) not installed."""
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        super().__init__(
+            f"{feature} needs the '{extra}' extra ({missing} is not installed): "
+            f"pip install 'modeldesk[{extra}]'"
+        )
+        self.extra = extra
+
+
+def require_extra(feature: str, extra: str, module: str) -> None:
+    """Raise :class:`MissingExtraError` unless ``module`` can be imported.
+
+    Whether it is installed: ``PathFinder`` looks on ``sys.path`` without importing it.
+    """
+    from importlib.machinery import PathFinder
+
+    if PathFinder.find_spec(module) is None:
+        raise MissingExtraError(feature, extra, module)
 
 
 class CatalogError(ModelDeskError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from core.errors import Cancelled
+from modeldesk.errors import Cancelled
 
 __all__ = ["ProgressCallback", "Stage", "check_cancel", "no_progress"]
 

@@ -1,4 +1,8 @@
-"""Where the files the application ships with live (``resources/`` in the source tree)."""
+"""Where the files the application ships with live (``resources/`` in the source tree).
+
+A wheel installs that folder as ``modeldesk/_resources`` (pyproject's ``package-dir``);
+an editable install and a checkout read it in place.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,15 @@ __all__ = ["resources_dir"]
 
 
 def resources_dir() -> Path:
-    """The ``resources`` folder: ``$MODELDESK_RESOURCES``, a frozen app's bundle, or the tree."""
+    """The resources: ``$MODELDESK_RESOURCES``, a frozen app's bundle, the wheel's, or the tree."""
     explicit = os.environ.get("MODELDESK_RESOURCES")
     if explicit:
         return Path(explicit)
     bundle = getattr(sys, "_MEIPASS", None)  # set by PyInstaller in a frozen app
     if bundle:
         return Path(bundle) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+    package = Path(__file__).resolve().parent
+    installed = package / "_resources"
+    if installed.is_dir():
+        return installed
+    return package.parent / "resources"

@@ -15,7 +15,7 @@ __all__ = ["app_icon", "demo_catalog_path", "display_problem", "pick_catalog", "
 
 def demo_catalog_path() -> Path:
     """Where the demo catalog lives (built there on first start)."""
-    from core.catalog.location import default_demo_path
+    from modeldesk.catalog.location import default_demo_path
 
     return default_demo_path()
 
@@ -73,7 +73,7 @@ def _missing_platform_plugin(requested: str) -> str | None:
 
 def pick_catalog(explicit: Path | None, use_demo: bool) -> Path:
     """``--catalog`` if given, else the last catalog, else the demo catalog."""
-    from gui.settings import last_catalog
+    from modeldesk.gui.settings import last_catalog
 
     if use_demo:
         return demo_catalog_path()
@@ -92,7 +92,7 @@ def run_app(
     """Run the desktop app until its window closes; return the exit code.
 
     ``self_test``: tour every page, save screenshots there and exit (see
-    ``gui.self_test``). ``exit_when_shown``: quit as soon as the main window is
+    ``modeldesk.gui.self_test``). ``exit_when_shown``: quit as soon as the main window is
     shown, to time cold starts.
     """
     problem = display_problem()
@@ -101,7 +101,7 @@ def run_app(
         return 2
     from PySide6.QtWidgets import QApplication
 
-    from gui.theme import apply_theme
+    from modeldesk.gui.theme import apply_theme
 
     app = QApplication.instance()
     if app is None:
@@ -113,7 +113,7 @@ def run_app(
     apply_theme(app)
     path = pick_catalog(catalog_path, use_demo)
     if self_test is not None:
-        from gui.self_test import run_self_test
+        from modeldesk.gui.self_test import run_self_test
 
         if use_demo:
             _ensure_demo(path)
@@ -147,7 +147,7 @@ def app_icon() -> QIcon:
     """The application's icon (``resources/icons``), or an empty icon if it is missing."""
     from PySide6.QtGui import QIcon
 
-    from core.resources import resources_dir
+    from modeldesk.resources import resources_dir
 
     icon = QIcon()
     for path in sorted((resources_dir() / "icons").glob("modeldesk-*.png")):
@@ -157,8 +157,8 @@ def app_icon() -> QIcon:
 
 def _ensure_demo(path: Path) -> None:
     """Build the demo catalog at ``path`` unless it is there (the self-test has no dialog)."""
-    from core.catalog.store import DB_NAME
-    from core.demo import build_demo_catalog
+    from modeldesk.catalog.store import DB_NAME
+    from modeldesk.demo import build_demo_catalog
 
     if not (path / DB_NAME).is_file():
         print(f"building the demo catalog in {path}", file=sys.stderr)
@@ -175,7 +175,7 @@ class Launcher:
 
     def start(self) -> bool:
         """Show the window (or the demo build's progress); False if the catalog cannot open."""
-        from core.catalog.store import DB_NAME
+        from modeldesk.catalog.store import DB_NAME
 
         if not (self.path / DB_NAME).is_file() and self.path == demo_catalog_path():
             self._build_demo()
@@ -183,9 +183,9 @@ class Launcher:
         return self._open()
 
     def _open(self) -> bool:
-        from core.catalog.store import Catalog
-        from core.errors import ModelDeskError
-        from gui.main_window import MainWindow
+        from modeldesk.catalog.store import Catalog
+        from modeldesk.errors import ModelDeskError
+        from modeldesk.gui.main_window import MainWindow
 
         try:
             catalog = Catalog.open(self.path)
@@ -199,8 +199,8 @@ class Launcher:
     def _build_demo(self) -> None:
         from PySide6.QtWidgets import QProgressDialog
 
-        from core.demo import build_demo_catalog
-        from gui.jobs import JobRunner
+        from modeldesk.demo import build_demo_catalog
+        from modeldesk.gui.jobs import JobRunner
 
         self.runner = JobRunner()
         self.progress = QProgressDialog("Building the demo catalog…", "Cancel", 0, 1000)

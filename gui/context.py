@@ -13,9 +13,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from core.catalog.store import Catalog
-from gui.jobs import Job, JobError, JobRunner
-from gui.navigator import Selection
+from modeldesk.catalog.store import Catalog
+from modeldesk.gui.jobs import Job, JobError, JobRunner
+from modeldesk.gui.navigator import Selection
 
 __all__ = ["AppContext"]
 

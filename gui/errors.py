@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core.catalog.location import log_folder
-from gui.jobs import JobError
+from modeldesk.catalog.location import log_folder
+from modeldesk.gui.jobs import JobError
 
 __all__ = ["gui_log_path", "log_error", "show_error"]
 

@@ -16,12 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.browse import list_records, list_versions
-from core.catalog.store import Catalog
+from modeldesk.catalog.browse import list_records, list_versions
+from modeldesk.catalog.store import Catalog
 
 __all__ = ["IMPORTABLE_SUFFIXES", "ImportDialog", "ImportRequest", "kind_of"]
 
-# The same suffixes core.datasets.reader accepts; spelled out so the window does not
+# The same suffixes modeldesk.datasets.reader accepts; spelled out so the window does not
 # load pyarrow before a dataset is actually imported.
 IMPORTABLE_SUFFIXES = {".onnx": "model", ".csv": "dataset", ".parquet": "dataset", ".pq": "dataset"}
 NONE = "(none)"
@@ -79,7 +79,7 @@ class ImportDialog(QDialog):
                 )
             form.addRow("Trained on:", self.trained_on)
         else:
-            from core.datasets.reader import peek_columns
+            from modeldesk.datasets.reader import peek_columns
 
             self.label.addItem(NONE)
             self.label.addItems(peek_columns(path))

@@ -8,11 +8,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QWidget
 
-from core.datasets.importer import DatasetImport, import_dataset
-from core.models.importer import ModelImport, import_model
-from gui.context import AppContext
-from gui.import_dialog import IMPORTABLE_SUFFIXES, ImportDialog, ImportRequest, kind_of
-from gui.jobs import Job, JobError
+from modeldesk.datasets.importer import DatasetImport, import_dataset
+from modeldesk.gui.context import AppContext
+from modeldesk.gui.import_dialog import IMPORTABLE_SUFFIXES, ImportDialog, ImportRequest, kind_of
+from modeldesk.gui.jobs import Job, JobError
+from modeldesk.models.importer import ModelImport, import_model
 
 __all__ = ["ImportController"]
 
@@ -76,7 +76,7 @@ class ImportController(QObject):
         version = result.version
         if not result.created:
             self.context.warning.emit(f"{version.ref} already holds these bytes; nothing imported")
-        runtime_error = version.facts.get("runtime_error")
+        runtime_error = version.facts.runtime_error
         if runtime_error:
             self.context.warning.emit(
                 f"{version.ref}: ONNX Runtime cannot load it: {runtime_error}"

@@ -23,7 +23,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from core.errors import Cancelled, ModelDeskError
+from modeldesk.errors import Cancelled, ModelDeskError
 
 __all__ = ["Job", "JobError", "JobRunner"]
 
@@ -106,7 +106,7 @@ class Job(QRunnable):
         _lower_this_threads_priority()
         try:
             if self.catalog_path is not None:
-                from core.catalog.store import Catalog
+                from modeldesk.catalog.store import Catalog
 
                 with Catalog.open(self.catalog_path) as catalog:
                     result = self._call(catalog)

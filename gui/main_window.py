@@ -17,24 +17,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.browse import list_records, list_versions
-from core.catalog.store import Catalog
-from core.errors import ModelDeskError
-from gui.context import AppContext
-from gui.errors import show_error
-from gui.import_dialog import kind_of
-from gui.importer import ImportController
-from gui.jobs import JobError, JobRunner
-from gui.navigator import CatalogTreeModel, NavigatorWidget, Selection
-from gui.pages.overview import CatalogPage, DatasetPage
-from gui.preload import ChartModules, chart_modules
-from gui.settings import app_settings, recent_catalogs, remember_catalog
-from gui.status import JobStatus, Notifications
+from modeldesk.catalog.browse import list_records, list_versions
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import ModelDeskError
+from modeldesk.gui.context import AppContext
+from modeldesk.gui.errors import show_error
+from modeldesk.gui.import_dialog import kind_of
+from modeldesk.gui.importer import ImportController
+from modeldesk.gui.jobs import JobError, JobRunner
+from modeldesk.gui.navigator import CatalogTreeModel, NavigatorWidget, Selection
+from modeldesk.gui.pages.overview import CatalogPage, DatasetPage
+from modeldesk.gui.preload import ChartModules, chart_modules
+from modeldesk.gui.settings import app_settings, recent_catalogs, remember_catalog
+from modeldesk.gui.status import JobStatus, Notifications
 
 if TYPE_CHECKING:
-    from gui.pages.dataset_version import DatasetVersionPage
-    from gui.pages.model import ModelPage
-    from gui.pages.model_version import ModelVersionPage
+    from modeldesk.gui.pages.dataset_version import DatasetVersionPage
+    from modeldesk.gui.pages.model import ModelPage
+    from modeldesk.gui.pages.model_version import ModelVersionPage
 
 __all__ = ["MainWindow"]
 
@@ -103,14 +103,14 @@ class MainWindow(QMainWindow):
     @property
     def model_page(self) -> ModelPage:
         """The page listing a model's versions."""
-        from gui.pages.model import ModelPage
+        from modeldesk.gui.pages.model import ModelPage
 
         return self._page("model", ModelPage)
 
     @property
     def model_version_page(self) -> ModelVersionPage:
         """The page of one model version."""
-        from gui.pages.model_version import ModelVersionPage
+        from modeldesk.gui.pages.model_version import ModelVersionPage
 
         return self._page("model_version", ModelVersionPage)
 
@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
     @property
     def dataset_version_page(self) -> DatasetVersionPage:
         """The page of one dataset version."""
-        from gui.pages.dataset_version import DatasetVersionPage
+        from modeldesk.gui.pages.dataset_version import DatasetVersionPage
 
         return self._page("dataset_version", DatasetVersionPage)
 
@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
     def report_error(self, error: JobError) -> None:
         """A blob failing its hash check is a warning; anything else, a dialog."""
         if error.kind == "IntegrityError":
-            from gui.errors import log_error
+            from modeldesk.gui.errors import log_error
 
             log_error(error)
             self.notify(error.message)
@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         from PySide6.QtWidgets import QMessageBox
 
-        from core import __version__
+        from modeldesk import __version__
 
         QMessageBox.about(
             self,

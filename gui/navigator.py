@@ -22,7 +22,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QLineEdit, QStyle, QTreeView, QVBoxLayout, QWidget
 
-from core.catalog.browse import RecordSummary, VersionSummary
+from modeldesk.catalog.browse import RecordSummary, VersionSummary
 
 __all__ = ["CatalogTreeModel", "NavigatorWidget", "Selection"]
 

@@ -29,9 +29,9 @@ class ChartModules(QObject):
 
     def _load(self) -> None:
         try:
-            import gui.pages.dataset_version
-            import gui.pages.debug_view
-            import gui.pages.model_version  # noqa: F401
+            import modeldesk.gui.pages.dataset_version
+            import modeldesk.gui.pages.debug_view
+            import modeldesk.gui.pages.model_version  # noqa: F401
         except Exception as error:  # e.g. a frozen app missing a Qt module pyqtgraph needs
             self.error = (f"{type(error).__name__}: {error}", traceback.format_exc())
         finally:

@@ -1,12 +1,13 @@
 """Save a screenshot of every page, to look at what the app shows.
 
-    QT_QPA_PLATFORM=offscreen python -m gui.screenshots OUT_DIR [--catalog PATH]
+    QT_QPA_PLATFORM=offscreen python -m modeldesk.gui.screenshots OUT_DIR [--catalog PATH]
 
 Without ``--catalog`` the demo catalog is built in a temporary folder. The
 README's screenshot (``resources/screenshot.png``) is the model version page
 taken by this script:
 
-    QT_QPA_PLATFORM=offscreen python -m gui.screenshots /tmp/shots --readme resources/screenshot.png
+    QT_QPA_PLATFORM=offscreen python -m modeldesk.gui.screenshots /tmp/shots \
+        --readme resources/screenshot.png
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ def take_screenshots(
     from PySide6.QtCore import QEventLoop, QSettings
     from PySide6.QtWidgets import QApplication
 
-    from core.catalog.store import Catalog
-    from gui.main_window import MainWindow
-    from gui.navigator import Selection
-    from gui.theme import apply_theme
+    from modeldesk.catalog.store import Catalog
+    from modeldesk.gui.main_window import MainWindow
+    from modeldesk.gui.navigator import Selection
+    from modeldesk.gui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if isolate_settings:
@@ -116,7 +117,7 @@ def take_screenshots(
 
 def _tour_model(window: Any, name: str, wait: Any, shoot: Any, notes: list[str]) -> None:
     """The model pages: each tab, a debug report, an explanation and a benchmark."""
-    from gui.navigator import Selection
+    from modeldesk.gui.navigator import Selection
 
     window.open_selection(Selection("model", name))
     shoot("model")
@@ -162,13 +163,13 @@ def _problems(window: Any) -> list[str]:
 
 
 def _records(window: object, kind: str) -> list[str]:
-    from core.catalog.browse import list_records
+    from modeldesk.catalog.browse import list_records
 
     return [record.name for record in list_records(window.catalog, kind)]  # type: ignore[attr-defined]
 
 
 def _latest(window: object, kind: str, name: str) -> int:
-    from core.catalog.browse import list_versions
+    from modeldesk.catalog.browse import list_versions
 
     return list_versions(window.catalog, kind, name)[0].version  # type: ignore[attr-defined]
 
@@ -183,7 +184,7 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     catalog = options.catalog
     if catalog is None:
-        from core.demo import build_demo_catalog
+        from modeldesk.demo import build_demo_catalog
 
         catalog = build_demo_catalog(Path(tempfile.mkdtemp(prefix="modeldesk-shots-")) / "demo")
     saved = take_screenshots(catalog, options.out)

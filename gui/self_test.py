@@ -20,8 +20,8 @@ def run_self_test(catalog_path: Path, out: Path, *, timeout_s: float = 600.0) ->
     """Tour the app on ``catalog_path``; screenshots go to ``out``. Returns the exit code."""
     from PySide6.QtWidgets import QApplication
 
-    from core.errors import ModelDeskError
-    from gui.screenshots import TourError, take_screenshots
+    from modeldesk.errors import ModelDeskError
+    from modeldesk.gui.screenshots import TourError, take_screenshots
 
     started = time.perf_counter()
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from gui.jobs import Job, JobRunner
+from modeldesk.gui.jobs import Job, JobRunner
 
 __all__ = ["JobStatus", "Notifications"]
 

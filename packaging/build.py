@@ -9,7 +9,7 @@
    executable (``modeldesk.exe`` on Windows).
 3. The folder's size, and its largest parts.
 4. The smoke test (``packaging/smoke.py``): exit 1 if any check fails.
-5. Cold start to the shown main window: the frozen app against ``python -m core.cli``
+5. Cold start to the shown main window: the frozen app against ``python -m modeldesk.cli``
    from the source tree (same venv, same catalog), alternating, medians. Target: the
    frozen app at most 1.5x.
 
@@ -108,7 +108,7 @@ def time_cold_start(exe: Path, python: Path, catalog: Path, repeats: int) -> tup
         for round_number in range(repeats + 1):
             for command, timings in (
                 ([str(exe), *args], frozen),
-                ([str(python), "-m", "core.cli", *args], source),
+                ([str(python), "-m", "modeldesk.cli", *args], source),
             ):
                 started = time.perf_counter()
                 subprocess.run(command, check=True, env=env, cwd=ROOT, capture_output=True)
@@ -148,7 +148,7 @@ def main() -> int:
         verdict = "ok" if ratio <= START_TARGET else "OVER TARGET"
         print(
             f"cold start to the shown main window (median of {options.repeats}): "
-            f"frozen {frozen:.2f} s, python -m core.cli {source:.2f} s -> {ratio:.2f}x "
+            f"frozen {frozen:.2f} s, python -m modeldesk.cli {source:.2f} s -> {ratio:.2f}x "
             f"(target <= {START_TARGET}x: {verdict})"
         )
     return status

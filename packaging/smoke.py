@@ -221,10 +221,12 @@ def check_explain_agnostic(app: Frozen) -> str:
 
 def check_agent_source(app: Frozen) -> str:
     """The benchmark agent ships as a readable source file (``agent install`` sends it)."""
-    shipped = list(app.exe.parent.rglob("core/bench/agent.py"))
+    shipped = list(app.exe.parent.rglob("modeldesk/bench/agent.py"))
     source = ROOT / "core" / "bench" / "agent.py"
     if not shipped or shipped[0].read_bytes() != source.read_bytes():
-        raise SmokeFailure(f"{app.exe.parent}: core/bench/agent.py missing or not the source's")
+        raise SmokeFailure(
+            f"{app.exe.parent}: modeldesk/bench/agent.py missing or not the source's"
+        )
     return f"agent source shipped at {shipped[0].relative_to(app.exe.parent)}"
 
 

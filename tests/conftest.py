@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from core.catalog.store import Catalog
+from modeldesk.catalog.store import Catalog
 
 import onnx_factory
 
@@ -43,7 +43,7 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch) 
 @pytest.fixture(scope="session")
 def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo catalog, built once per test run."""
-    from core.demo import build_demo_catalog
+    from modeldesk.demo import build_demo_catalog
 
     return build_demo_catalog(tmp_path_factory.mktemp("demo-build") / "demo")
 
@@ -108,7 +108,7 @@ class CliResult:
 @pytest.fixture
 def run_cli(capsys) -> Callable[..., CliResult]:
     """Run ``modeldesk ARGS`` in this process and capture its exit code and output."""
-    from core.cli import main
+    from modeldesk.cli import main
 
     def run(*args: str | os.PathLike[str]) -> CliResult:
         capsys.readouterr()

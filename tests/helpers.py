@@ -65,7 +65,7 @@ def fake_agent(folder: Path, body: str) -> list[str]:
     """
     import sys
 
-    from core.bench.client import AGENT_FILE
+    from modeldesk.bench.client import AGENT_FILE
 
     script = folder / "fake_agent.py"
     script.write_text(

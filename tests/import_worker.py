@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from core.catalog.store import Catalog
-from core.datasets.importer import import_dataset
-from core.models.importer import import_model
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.models.importer import import_model
 
 import onnx_factory
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.bench.agent import MAX_MESSAGE_BYTES, latency_stats
-from core.bench.client import (
+from modeldesk.bench.agent import MAX_MESSAGE_BYTES, latency_stats
+from modeldesk.bench.client import (
     AGENT_FILE,
     AgentClient,
     AgentError,
@@ -18,7 +18,7 @@ from core.bench.client import (
     ProtocolError,
     local_command,
 )
-from core.resources import resources_dir
+from modeldesk.resources import resources_dir
 
 from helpers import fake_agent
 
@@ -45,7 +45,8 @@ def test_the_agent_needs_only_the_standard_library_numpy_and_onnxruntime(tmp_pat
     copy.write_bytes(AGENT_FILE.read_bytes())
     check = (
         "import sys, runpy; runpy.run_path(sys.argv[1]); "
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('core', 'gui', 'onnx', 'pyarrow')]; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('modeldesk', 'core', 'gui', 'onnx', 'pyarrow')]; "
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", check, str(copy)], capture_output=True, text=True)
@@ -163,7 +164,7 @@ def test_a_misbehaving_agent_is_a_clear_error(tmp_path, body, error, message):
 
 
 def test_negative_or_nan_timings_are_a_protocol_error():
-    from core.bench.client import check_results
+    from modeldesk.bench.client import check_results
 
     batch = dict.fromkeys(
         ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "min_ms", "max_ms"), 1.0

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from core.bench.agent import MAX_MESSAGE_BYTES, ModelCache, RequestError
-from core.bench.client import AGENT_FILE, AgentClient, AgentError, ProtocolError, local_command
-from core.resources import resources_dir
+from modeldesk.bench.agent import MAX_MESSAGE_BYTES, ModelCache, RequestError
+from modeldesk.bench.client import AGENT_FILE, AgentClient, AgentError, ProtocolError, local_command
+from modeldesk.resources import resources_dir
 
 from helpers import fake_agent
 
@@ -270,7 +270,7 @@ def test_a_full_disk_on_put_model_is_an_error_reply_and_leaves_no_part(tmp_path)
 
 def test_agent_serve_takes_what_a_frozen_app_passes(tmp_path):
     # A frozen app has no Python to run agent.py with: it runs 'modeldesk agent serve'.
-    command = [sys.executable, "-m", "core.cli", "agent", "serve", "--cache",
+    command = [sys.executable, "-m", "modeldesk.cli", "agent", "serve", "--cache",
                str(tmp_path / "cache"), "--cores", "0"]  # fmt: skip
     client = AgentClient(command, name="served agent")
     try:

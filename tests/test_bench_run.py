@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from core.bench.profiles import (
+from modeldesk.bench.profiles import (
     BUILTIN_PROFILES,
     Profile,
     add_profile,
@@ -17,10 +17,10 @@ from core.bench.profiles import (
     parse_dims,
     remove_profile,
 )
-from core.bench.run import bench, list_runs
-from core.catalog.maintenance import check_catalog
-from core.errors import BadInputError, NotFoundError
-from core.models.importer import import_model
+from modeldesk.bench.run import bench, list_runs
+from modeldesk.catalog.maintenance import check_catalog
+from modeldesk.errors import BadInputError, NotFoundError
+from modeldesk.models.importer import import_model
 
 from helpers import catalog_snapshot
 
@@ -132,8 +132,8 @@ def test_the_bench_command_prints_the_figures_and_exits_1_over_budget(demo, run_
 
 
 def test_unresolved_dims_follow_the_agents_rule(demo, model_file):
-    from core.bench.profiles import unresolved_dims
-    from core.models.registry import get_model_version
+    from modeldesk.bench.profiles import unresolved_dims
+    from modeldesk.models.registry import get_model_version
 
     import_model(demo, model_file("multi_io"), name="multi")
     inputs = get_model_version(demo, "multi@1").inputs
@@ -156,10 +156,10 @@ def test_a_datasets_rows_can_be_the_inputs(demo, run_cli):
     import numpy as np
     import pyarrow.csv as pa_csv
 
-    from core.bench.agent import decode_inputs
-    from core.bench.run import dataset_inputs
-    from core.models.registry import get_model_version
-    from core.resources import resources_dir
+    from modeldesk.bench.agent import decode_inputs
+    from modeldesk.bench.run import dataset_inputs
+    from modeldesk.models.registry import get_model_version
+    from modeldesk.resources import resources_dir
 
     entries = dataset_inputs(demo, get_model_version(demo, "digits@2"), "digits-test@1", [3, 500])
     assert [e["batch"] for e in entries] == [3, 500]
@@ -188,7 +188,7 @@ def test_an_agent_that_dies_mid_run_is_a_recorded_crashed_run(demo):
 
     def work() -> None:
         # The bench runs on another thread: it needs its own connection, as GUI jobs have.
-        from core.catalog.store import Catalog
+        from modeldesk.catalog.store import Catalog
 
         with Catalog.open(demo.path) as own:
             result["runs"] = bench(own, "digits@2", ["long"])
@@ -236,7 +236,7 @@ def test_calibration_stores_the_ratio_and_local_runs_show_an_estimate(demo, run_
     assert estimate["value"] == pytest.approx(run.summary["p95_ms"] * twin.calibration_ratio)
     assert "estimate" in estimate["note"]
     with pytest.raises(BadInputError, match="built in"):
-        from core.bench.calibrate import calibrate
+        from modeldesk.bench.calibrate import calibrate
 
         calibrate(demo, "local-1-thread", ["digits@2"])
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from core.bench.client import AGENT_FILE
-from core.bench.profiles import Profile, add_profile, edit_profile, get_profile
-from core.bench.run import bench
-from core.bench.ssh import install_agent_for, known_hosts_file, ssh_command
-from core.errors import DeviceUnreachableError
+from modeldesk.bench.client import AGENT_FILE
+from modeldesk.bench.profiles import Profile, add_profile, edit_profile, get_profile
+from modeldesk.bench.run import bench
+from modeldesk.bench.ssh import install_agent_for, known_hosts_file, ssh_command
+from modeldesk.errors import DeviceUnreachableError
 
 from helpers import catalog_snapshot
 
@@ -133,7 +133,7 @@ def test_an_installed_agent_is_remembered_used_and_checked(demo, sshd, run_cli):
 
 
 def test_a_model_with_external_data_benchmarks_over_ssh(demo, sshd, tmp_path):
-    from core.models.importer import import_model
+    from modeldesk.models.importer import import_model
 
     import onnx_factory
 
@@ -146,12 +146,12 @@ def test_a_model_with_external_data_benchmarks_over_ssh(demo, sshd, tmp_path):
     (run,) = bench(demo, "external@1", ["loopback"])
     assert run.status == "ok", run.error
     cached = {p.name for p in (Path(sshd["home"]) / "models").iterdir()}
-    assert f"{version.external_files[0]['sha256']}.onnx" in cached
+    assert f"{version.external_files[0].sha256}.onnx" in cached
     assert not any(name.startswith("run-") for name in cached)  # the layout is removed
 
 
 def _sha(demo, ref: str) -> str:
-    from core.models.registry import get_model_version
+    from modeldesk.models.registry import get_model_version
 
     return get_model_version(demo, ref).sha256
 
@@ -203,8 +203,8 @@ def test_a_config_folder_with_a_space_keeps_its_known_hosts_whole(
     ],
 )
 def test_hostile_ssh_fields_are_refused_where_stored_and_where_used(demo, field, value):
-    from core.bench.ssh import ssh_base
-    from core.errors import BadInputError
+    from modeldesk.bench.ssh import ssh_base
+    from modeldesk.errors import BadInputError
 
     fields = {"host": "device.local", "user": "pi", field: value}
     hostile = Profile("hostile", kind="ssh", **fields)
@@ -216,7 +216,7 @@ def test_hostile_ssh_fields_are_refused_where_stored_and_where_used(demo, field,
 
 
 def test_the_target_follows_an_end_of_options_marker():
-    from core.bench.ssh import ssh_base
+    from modeldesk.bench.ssh import ssh_base
 
     command = ssh_base(Profile("pi", kind="ssh", host="fe80::1%eth0", user="pi", port=2222))
     assert command[-2:] == ["--", "pi@fe80::1%eth0"]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog.audit import verify_chain
-from core.catalog.maintenance import check_catalog, collect_garbage
-from core.catalog.store import Catalog
-from core.datasets.importer import import_dataset
-from core.datasets.registry import get_dataset_version
-from core.errors import IntegrityError
+from modeldesk.catalog.audit import verify_chain
+from modeldesk.catalog.maintenance import check_catalog, collect_garbage
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.datasets.registry import get_dataset_version
+from modeldesk.errors import IntegrityError
 
 
 def test_put_file_stores_under_its_hash_and_dedupes(catalog: Catalog, tmp_path: Path):

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog.backup import backup_catalog
-from core.catalog.maintenance import check_catalog
-from core.catalog.store import Catalog
-from core.errors import CatalogError, IntegrityError
+from modeldesk.catalog.backup import backup_catalog
+from modeldesk.catalog.maintenance import check_catalog
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import CatalogError, IntegrityError
 
 from helpers import catalog_snapshot
 

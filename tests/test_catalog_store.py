@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog.schema import SCHEMA_VERSION
-from core.catalog.store import Catalog
-from core.errors import CatalogError, NotFoundError, SchemaVersionError
+from modeldesk.catalog.schema import SCHEMA_VERSION
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import CatalogError, NotFoundError, SchemaVersionError
 
 from helpers import catalog_snapshot
 
@@ -83,8 +83,8 @@ def test_a_catalog_folder_without_write_access_is_refused_and_left_alone(catalog
     catalog_path.chmod(0o555)
     script = (
         "import sys\n"
-        "from core.catalog.store import Catalog\n"
-        "from core.errors import CatalogError\n"
+        "from modeldesk.catalog.store import Catalog\n"
+        "from modeldesk.errors import CatalogError\n"
         "try:\n"
         f"    Catalog.open({str(catalog_path)!r})\n"
         "except CatalogError as error:\n"
@@ -170,8 +170,8 @@ def test_deferred_read_then_write_is_what_begin_immediate_avoids(catalog_path: P
 
 
 def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Path, monkeypatch):
-    from core.catalog import schema
-    from core.catalog.maintenance import check_catalog
+    from modeldesk.catalog import schema
+    from modeldesk.catalog.maintenance import check_catalog
 
     with monkeypatch.context() as patch:
         patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
@@ -195,7 +195,7 @@ def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Pa
 
 
 def test_a_failing_migration_leaves_catalog_db_as_it_was(catalog_path: Path, monkeypatch):
-    import core.catalog.schema as schema
+    import modeldesk.catalog.schema as schema
 
     def half_done(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE half_done (x)")

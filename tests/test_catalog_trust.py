@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.catalog.maintenance import check_catalog
-from core.catalog.store import Catalog
-from core.datasets.importer import import_dataset
-from core.debug import predict
-from core.errors import IntegrityError
-from core.models.importer import import_model
+from modeldesk.catalog.maintenance import check_catalog
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.debug import predict
+from modeldesk.errors import IntegrityError
+from modeldesk.models.importer import import_model
 
 import onnx_factory
 

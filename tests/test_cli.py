@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 import pytest
 
-from core import __version__
-from core.cli.app import cli
+from modeldesk import __version__
+from modeldesk.cli.app import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,7 +142,7 @@ def test_catalog_env_variable_and_default_location(run_cli, catalog_path, csv_fi
     # Without either, the default catalog in the (test-isolated) user data folder is created.
     result = run_cli("data", "list", "--json")
     assert (result.code, json.loads(result.out)) == (0, [])
-    from core.catalog.location import default_catalog_path
+    from modeldesk.catalog.location import default_catalog_path
 
     assert (default_catalog_path() / "catalog.db").is_file()
 
@@ -189,7 +189,7 @@ def test_a_real_process_reports_errors_in_one_line(catalog_path: Path, tmp_path:
     bad.write_bytes(b"\x80\x04K\x01.")
     env = {**os.environ, "MODELDESK_CATALOG": str(catalog_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "core.cli", "model", "import", str(bad), "--name", "m"],
+        [sys.executable, "-m", "modeldesk.cli", "model", "import", str(bad), "--name", "m"],
         capture_output=True,
         text=True,
         env=env,
@@ -221,7 +221,7 @@ def test_readme_names_every_command():
 
 
 def test_progress_bar_appears_only_on_a_terminal_and_after_the_delay(monkeypatch, capsys):
-    from core.cli import output
+    from modeldesk.cli import output
 
     with output.progress_bar("importing x") as report:
         report(5, 10, "reading")

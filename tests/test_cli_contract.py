@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -28,7 +29,7 @@ def _leaf_commands(group: click.Group, prefix: str = "") -> list[tuple[str, clic
 
 def test_the_group_has_its_commands_wherever_it_is_imported():
     # A fresh interpreter that imports only the group module: no side-effect import needed.
-    script = "from core.cli.app import cli; print(' '.join(sorted(cli.commands)))"
+    script = "from modeldesk.cli.app import cli; print(' '.join(sorted(cli.commands)))"
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     names = set(out.stdout.split())
@@ -37,7 +38,7 @@ def test_the_group_has_its_commands_wherever_it_is_imported():
 
 
 def test_every_option_of_every_command_has_help_text():
-    from core.cli.app import cli
+    from modeldesk.cli.app import cli
 
     leaves = _leaf_commands(cli)
     assert len(leaves) > 25
@@ -75,7 +76,7 @@ def test_versions_are_ascii_digits(run_cli, catalog_path, ref):
 
 
 def test_an_unexpected_error_exits_70_and_names_its_log(run_cli, catalog_path, monkeypatch):
-    import core.catalog.maintenance as maintenance
+    import modeldesk.catalog.maintenance as maintenance
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
@@ -151,3 +152,40 @@ def test_the_command_line_runs_no_sql_of_its_own():
         if sql.search(line)
     ]
     assert offenders == []
+
+
+def _bare_modeldesk(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``modeldesk`` with no command, in an environment without any display unless given."""
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    base["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # no last catalog remembered
+    return subprocess.run(
+        [sys.executable, "-m", "modeldesk.cli", *args],
+        env={**base, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_bare_modeldesk_prints_the_help_where_there_is_no_display(tmp_path):
+    done = _bare_modeldesk(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: modeldesk") and "\n  gui " in done.stdout
+
+
+def test_bare_modeldesk_opens_the_app_where_there_is_a_display(tmp_path):
+    # The app's own refusal of a missing catalog (exit 2) shows the app was started; on
+    # a real catalog it would open the window and wait for the user.
+    missing = tmp_path / "no-catalog"
+    done = _bare_modeldesk(tmp_path, "--catalog", str(missing), QT_QPA_PLATFORM="offscreen")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: {missing}: no such catalog folder"]
+    assert done.stdout == ""
+
+
+def test_bare_modeldesk_prints_the_help_where_the_display_is_gone(tmp_path):
+    # DISPLAY left over from another session, with no X server behind it.
+    done = _bare_modeldesk(tmp_path, DISPLAY=":93")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: modeldesk")

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from core.catalog.store import Catalog
-from core.models.compare import compare_versions
-from core.models.contract import diff_contract, format_io, format_shape
-from core.models.importer import import_model
+from modeldesk.catalog.store import Catalog
+from modeldesk.models.compare import compare_versions
+from modeldesk.models.contract import diff_contract, format_io, format_shape
+from modeldesk.models.importer import import_model
+from modeldesk.models.model_facts import ModelFacts, ValueInfo
 
 
 def _facts(inputs=(), outputs=()):
-    return {"inputs": list(inputs), "outputs": list(outputs)}
+    return ModelFacts.from_dict(
+        {"inputs": [v.to_dict() for v in inputs], "outputs": [v.to_dict() for v in outputs]}
+    )
 
 
 def _tensor(name, dtype="float32", shape=("batch", 4)):
-    return {
-        "name": name,
-        "kind": "tensor",
-        "dtype": dtype,
-        "shape": None if shape is None else list(shape),
-    }
+    return ValueInfo(name, "tensor", dtype, None if shape is None else tuple(shape))
 
 
 def _single(old, new):
@@ -60,7 +58,7 @@ def test_identical_contracts_have_no_changes():
         (
             "input",
             [_tensor("X")],
-            [{"name": "X", "kind": "sequence", "dtype": "seq(x)", "shape": None}],
+            [ValueInfo("X", "sequence", "seq(x)", None)],
             "kind",
             True,
         ),
@@ -78,7 +76,7 @@ def test_change_classification(side, old, new, change, breaking):
 def test_diff_between_real_versions(catalog: Catalog, model_file):
     import_model(catalog, model_file(name="a.onnx", features=4), name="m")
     import_model(catalog, model_file(name="b.onnx", features=5, author="x"), name="m")
-    from core.models.registry import get_model_version
+    from modeldesk.models.registry import get_model_version
 
     diff = compare_versions(get_model_version(catalog, "m@1"), get_model_version(catalog, "m@2"))
     assert diff.breaking

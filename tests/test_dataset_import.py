@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.catalog.store import Catalog
-from core.datasets.importer import import_dataset
-from core.datasets.registry import get_dataset_version, list_dataset_versions, update_column
-from core.errors import BadInputError, Cancelled, DataFileError, InvalidNameError
-from core.models.importer import import_model
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.datasets.registry import get_dataset_version, list_dataset_versions, update_column
+from modeldesk.errors import BadInputError, Cancelled, DataFileError, InvalidNameError
+from modeldesk.models.importer import import_model
 
 from helpers import catalog_snapshot
 
@@ -240,7 +240,7 @@ def test_unusable_names_are_refused(catalog, catalog_path, csv_file, name):
 
 
 def test_row_pages_come_from_the_stored_parquet(catalog: Catalog, tmp_path: Path):
-    from core.datasets.preview import preview_rows
+    from modeldesk.datasets.preview import preview_rows
 
     rows = 300_000
     table = pa.table({"n": np.arange(rows), "text": [f"row {i}" for i in range(rows)]})

@@ -10,11 +10,11 @@ import onnxruntime as ort
 import pyarrow.csv as pa_csv
 import pytest
 
-from core.datasets.importer import import_dataset
-from core.debug import metrics, predict, slices, worst_rows
-from core.errors import BadInputError
-from core.models.registry import get_model_version
-from core.resources import resources_dir
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.debug import metrics, predict, slices, worst_rows
+from modeldesk.errors import BadInputError
+from modeldesk.models.registry import get_model_version
+from modeldesk.resources import resources_dir
 
 DEMO = resources_dir() / "demo"
 

@@ -10,13 +10,14 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-import core.catalog.derived as derived
-from core.catalog.derived import derived_key, list_derived
-from core.datasets.importer import import_dataset
-from core.debug import predict
-from core.explain.run import explain
-from core.models.importer import import_model
-from core.models.registry import get_model_version
+import modeldesk.catalog.derived as derived
+from modeldesk.catalog.derived import derived_key, list_derived
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.debug import predict
+from modeldesk.explain.run import explain
+from modeldesk.models.importer import import_model
+from modeldesk.models.model_facts import StoredFile
+from modeldesk.models.registry import get_model_version
 
 import onnx_factory
 
@@ -95,9 +96,7 @@ def test_a_changed_option_or_runtime_misses_the_cache(twins, monkeypatch):
 
 
 def test_every_input_of_a_key_changes_it(monkeypatch):
-    model = SimpleNamespace(
-        sha256="a" * 64, external_files=[{"path": "w.bin", "sha256": "b" * 64, "size": 4}]
-    )
+    model = SimpleNamespace(sha256="a" * 64, external_files=[StoredFile("w.bin", "b" * 64, 4)])
     base = {
         "model": model,
         "datasets": {"rows": "c" * 64, "background": "d" * 64},
@@ -115,13 +114,13 @@ def test_every_input_of_a_key_changes_it(monkeypatch):
         "external file": {
             **base,
             "model": SimpleNamespace(
-                sha256=model.sha256, external_files=[{"path": "w.bin", "sha256": "f" * 64}]
+                sha256=model.sha256, external_files=[StoredFile("w.bin", "f" * 64, 4)]
             ),
         },
         "external path": {
             **base,
             "model": SimpleNamespace(
-                sha256=model.sha256, external_files=[{"path": "v.bin", "sha256": "b" * 64}]
+                sha256=model.sha256, external_files=[StoredFile("v.bin", "b" * 64, 4)]
             ),
         },
         "rows": {**base, "datasets": {"rows": "0" * 64, "background": "d" * 64}},

@@ -11,15 +11,15 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
-from core.catalog.maintenance import check_catalog
-from core.datasets.importer import import_dataset
-from core.datasets.registry import get_dataset_version
-from core.errors import BadInputError, Cancelled
-from core.explain.compare import compare_importance
-from core.explain.plan import plan_explanation
-from core.explain.run import estimate, explain
-from core.models.importer import import_model
-from core.resources import resources_dir
+from modeldesk.catalog.maintenance import check_catalog
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.datasets.registry import get_dataset_version
+from modeldesk.errors import BadInputError, Cancelled
+from modeldesk.explain.compare import compare_importance
+from modeldesk.explain.plan import plan_explanation
+from modeldesk.explain.run import estimate, explain
+from modeldesk.models.importer import import_model
+from modeldesk.resources import resources_dir
 
 from helpers import catalog_snapshot
 

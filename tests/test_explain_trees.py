@@ -13,9 +13,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from core.explain.margin import margin_session
-from core.explain.tree_shap import tree_shap_values
-from core.explain.trees import TreeNotApplicable, find_tree_ensemble
+from modeldesk.explain.margin import margin_session
+from modeldesk.explain.tree_shap import tree_shap_values
+from modeldesk.explain.trees import TreeNotApplicable, find_tree_ensemble
 
 sklearn = pytest.importorskip("sklearn")
 shap = pytest.importorskip("shap")
@@ -229,7 +229,7 @@ def test_a_model_whose_trees_read_scaled_features_is_not_a_tree_model():
 
 
 def test_the_process_pool_gives_the_same_values_as_one_process(monkeypatch):
-    import core.explain.tree_shap as tree_shap
+    import modeldesk.explain.tree_shap as tree_shap
 
     x, y = _data("regression")
     ensemble = find_tree_ensemble(_to_onnx(_native("lightgbm", "regression").fit(x, y), 8))

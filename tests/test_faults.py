@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from core.catalog.maintenance import check_catalog, collect_garbage
-from core.catalog.store import Catalog
+from modeldesk.catalog.maintenance import check_catalog, collect_garbage
+from modeldesk.catalog.store import Catalog
 
 import onnx_factory
 
@@ -50,7 +50,7 @@ def _assert_every_version_is_whole(catalog: Catalog) -> None:
 
 def _start_import(catalog_path: Path, args: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "core.cli", *args],
+        [sys.executable, "-m", "modeldesk.cli", *args],
         env=_env(catalog_path),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from core.bench.client import AgentClient, local_command
-from core.models.importer import import_model
+from modeldesk.bench.client import AgentClient, local_command
+from modeldesk.models.importer import import_model
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def frozen(tmp_path: Path, monkeypatch) -> Path:
     launcher = tmp_path / "modeldesk"
     launcher.write_text(
         "#!/bin/sh\n"
-        f'exec "{sys.executable}" -c "import sys; from core.cli import main; '
+        f'exec "{sys.executable}" -c "import sys; from modeldesk.cli import main; '
         f'sys.exit(main(sys.argv[1:]))" "$@"\n'
     )
     launcher.chmod(launcher.stat().st_mode | stat.S_IEXEC)
@@ -35,11 +35,11 @@ def frozen(tmp_path: Path, monkeypatch) -> Path:
 
 
 def test_the_examiner_runs_through_the_hidden_command(frozen, catalog, model_file):
-    from core.models.examine import _child_command
+    from modeldesk.models.examine import _child_command
 
     assert _child_command(Path("m.onnx"), Path("r.json"))[:2] == [str(frozen), "_examine"]
     result = import_model(catalog, model_file("multi_io"), name="frozen")
-    assert result.version.ref == "frozen@1" and result.version.inputs[0]["name"] == "tokens"
+    assert result.version.ref == "frozen@1" and result.version.inputs[0].name == "tokens"
 
 
 def test_the_local_agent_runs_through_agent_serve(frozen, tmp_path):

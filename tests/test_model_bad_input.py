@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog.store import Catalog
-from core.errors import Cancelled, ModelFileError
-from core.models.examine import examine_model
-from core.models.importer import import_model
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import Cancelled, ModelFileError
+from modeldesk.models.examine import examine_model
+from modeldesk.models.importer import import_model
 
 import onnx_factory
 from helpers import catalog_snapshot
@@ -146,5 +146,5 @@ def test_a_model_onnx_runtime_cannot_load_is_kept_with_a_warning(catalog, tmp_pa
     version = import_model(
         catalog, onnx_factory.save(model, tmp_path / "custom.onnx"), name="custom"
     ).version
-    assert "Mystery" in version.facts["runtime_error"]
-    assert version.facts["ops"] == {"com.example.Mystery": 1}
+    assert "Mystery" in version.facts.runtime_error
+    assert version.facts.ops == {"com.example.Mystery": 1}

@@ -8,12 +8,13 @@ from pathlib import Path
 import onnx
 import pytest
 
-from core.catalog.maintenance import check_catalog
-from core.catalog.store import Catalog
-from core.datasets.importer import import_dataset
-from core.errors import BadInputError, NotFoundError
-from core.models.importer import import_model
-from core.models.registry import get_model_version, list_model_versions
+from modeldesk.catalog.maintenance import check_catalog
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.errors import BadInputError, NotFoundError
+from modeldesk.models.importer import import_model
+from modeldesk.models.model_facts import ExternalData, ModelFacts, Opset, StoredFile, ValueInfo
+from modeldesk.models.registry import get_model_version, list_model_versions
 
 import onnx_factory
 
@@ -27,63 +28,62 @@ def test_linear_model_facts(catalog: Catalog, model_file):
     assert version.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert version.file_size == path.stat().st_size
     facts = version.facts
-    assert facts["ir_version"] == 8
-    assert facts["producer_name"] == "modeldesk-tests"
-    assert facts["opsets"] == [{"domain": "ai.onnx", "version": 17}]
-    assert facts["inputs"] == [
-        {"name": "X", "kind": "tensor", "dtype": "float32", "shape": ["batch", 4]}
-    ]
-    assert facts["outputs"] == [
-        {"name": "Y", "kind": "tensor", "dtype": "float32", "shape": ["batch", 1]}
-    ]
-    assert facts["ops"] == {"Add": 1, "MatMul": 1}
-    assert facts["param_count"] == 4 + 1
-    assert facts["initializer_bytes"] == (4 + 1) * 4
-    assert facts["metadata"] == {"author": "ml-team", "note": "first"}
-    assert facts["runtime_error"] is None
+    assert facts.ir_version == 8
+    assert facts.producer_name == "modeldesk-tests"
+    assert facts.opsets == [Opset("ai.onnx", 17)]
+    assert facts.inputs == [ValueInfo("X", "tensor", "float32", ("batch", 4))]
+    assert facts.outputs == [ValueInfo("Y", "tensor", "float32", ("batch", 1))]
+    # The stored and --json form keeps the shape as a list.
+    assert facts.to_dict()["inputs"][0]["shape"] == ["batch", 4]
+    assert ModelFacts.from_dict(facts.to_dict()) == facts
+    assert facts.ops == {"Add": 1, "MatMul": 1}
+    assert facts.param_count == 4 + 1
+    assert facts.initializer_bytes == (4 + 1) * 4
+    assert facts.metadata == {"author": "ml-team", "note": "first"}
+    assert facts.runtime_error is None
     assert catalog.blobs.path(version.sha256).read_bytes() == path.read_bytes()
 
 
 def test_several_inputs_and_outputs_with_every_dtype_and_dim_kind(catalog: Catalog, model_file):
     version = import_model(catalog, model_file("multi_io"), name="multi").version
-    inputs = {item["name"]: item for item in version.inputs}
-    assert inputs["tokens"]["dtype"] == "int64"
-    assert inputs["tokens"]["shape"] == ["batch", "sequence"]
-    assert inputs["positions"]["dtype"] == "int32"
-    assert inputs["positions"]["shape"] == ["batch", None]  # unnamed dynamic dim
-    assert inputs["mask"]["dtype"] == "bool"
-    assert inputs["image"]["dtype"] == "float16"
-    assert inputs["image"]["shape"] == [1, 3, None, None]
-    assert inputs["temperature"]["shape"] == []  # a scalar input
-    outputs = {item["name"]: item for item in version.outputs}
+    inputs = {item.name: item for item in version.inputs}
+    assert inputs["tokens"].dtype == "int64"
+    assert inputs["tokens"].shape == ("batch", "sequence")
+    assert inputs["positions"].dtype == "int32"
+    assert inputs["positions"].shape == ("batch", None)  # unnamed dynamic dim
+    assert inputs["mask"].dtype == "bool"
+    assert inputs["image"].dtype == "float16"
+    assert inputs["image"].shape == (1, 3, None, None)
+    assert inputs["temperature"].shape == ()  # a scalar input
+    outputs = {item.name: item for item in version.outputs}
     assert set(outputs) == {"scores", "positions_out", "image_out", "inverted"}
     # Shape inference never leaks its invented names: unknown stays unknown.
-    assert outputs["image_out"]["shape"] == [1, 3, None, None]
+    assert outputs["image_out"].shape == (1, 3, None, None)
 
 
 def test_control_flow_subgraphs_are_counted(catalog: Catalog, model_file):
     facts = import_model(catalog, model_file("control_flow"), name="flow").version.facts
-    assert facts["ops"]["If"] == 1
-    assert facts["ops"]["Loop"] == 1
-    assert facts["ops"]["Scan"] == 1
+    assert facts.ops["If"] == 1
+    assert facts.ops["Loop"] == 1
+    assert facts.ops["Scan"] == 1
     # Add appears in the then-branch, the loop body and the scan body.
-    assert facts["ops"]["Add"] == 3
-    assert facts["subgraph_count"] == 4
-    assert facts["runtime_error"] is None
+    assert facts.ops["Add"] == 3
+    assert facts.subgraph_count == 4
+    assert facts.runtime_error is None
 
 
 def test_ml_domain_tree_classifier_and_class_names(catalog: Catalog, model_file):
     version = import_model(catalog, model_file("tree_classifier"), name="trees").version
-    assert {"domain": "ai.onnx.ml", "version": 3} in version.facts["opsets"]
-    assert version.facts["ops"] == {
+    assert Opset("ai.onnx.ml", 3) in version.facts.opsets
+    assert version.facts.ops == {
         "ai.onnx.ml.TreeEnsembleClassifier": 1,
         "ai.onnx.ml.ZipMap": 1,
     }
     assert version.classes == ["benign", "malignant"]
-    assert version.facts["task"] == "classification"
+    assert version.facts.task == "classification"
     probability = version.outputs[1]
-    assert probability["kind"] == "sequence"
-    assert probability["dtype"] == "seq(map(string, tensor(float32)))"
+    assert probability.kind == "sequence"
+    assert probability.dtype == "seq(map(string, tensor(float32)))"
 
 
 def test_class_names_from_metadata_win_over_graph_and_flag_wins_over_both(
@@ -207,17 +207,15 @@ def test_external_data_is_stored_and_verified(catalog: Catalog, tmp_path: Path):
     )
     weights = tmp_path / "ext" / "weights.bin"
     version = import_model(catalog, path, name="big").version
-    assert version.facts["external_data"] == [
-        {"path": "weights.bin", "size": weights.stat().st_size, "tensors": 2}
+    assert version.facts.external_data == [
+        ExternalData("weights.bin", weights.stat().st_size, tensors=2)
     ]
     assert version.external_files == [
-        {
-            "path": "weights.bin",
-            "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-            "size": weights.stat().st_size,
-        }
+        StoredFile(
+            "weights.bin", hashlib.sha256(weights.read_bytes()).hexdigest(), weights.stat().st_size
+        )
     ]
-    assert version.facts["param_count"] == 64 + 1
+    assert version.facts.param_count == 64 + 1
     assert check_catalog(catalog).ok
     # Same .onnx bytes with different weights is a new version, not a duplicate.
     assert not import_model(catalog, path, name="big").created
@@ -249,14 +247,14 @@ def test_a_large_model_with_external_data_beside_it(catalog: Catalog, tmp_path: 
     model.ir_version = 8
     path = onnx_factory.save_with_external_data(model, tmp_path / "big" / "m.onnx", "m.data")
     version = import_model(catalog, path, name="big").version
-    assert version.facts["param_count"] == 12_000_000
-    assert version.facts["initializer_bytes"] == 48_000_000
+    assert version.facts.param_count == 12_000_000
+    assert version.facts.initializer_bytes == 48_000_000
     assert version.file_size < 10_000
-    assert version.external_files[0]["size"] == 48_000_000
+    assert version.external_files[0].size == 48_000_000
 
 
 def test_sizes_past_what_onnx_can_hold_are_refused_before_reading(catalog: Catalog, tmp_path):
-    from core.errors import ModelFileError
+    from modeldesk.errors import ModelFileError
 
     huge = tmp_path / "huge.onnx"
     with huge.open("wb") as handle:  # sparse: costs no disk
@@ -292,20 +290,20 @@ def test_old_models_listing_initializers_as_inputs(catalog: Catalog, tmp_path: P
     model.opset_import.append(onnx.helper.make_opsetid("", 9))
     version = import_model(catalog, onnx_factory.save(model, tmp_path / "old.onnx"), name="old")
     facts = version.version.facts
-    assert [item["name"] for item in facts["inputs"]] == ["X"]
-    assert facts["ir_version"] == 3
-    assert facts["opsets"] == [{"domain": "ai.onnx", "version": 9}]
+    assert [item.name for item in facts.inputs] == ["X"]
+    assert facts.ir_version == 3
+    assert facts.opsets == [Opset("ai.onnx", 9)]
 
 
 def test_weights_in_constant_nodes_and_subgraphs_are_counted(catalog: Catalog, model_file):
     # Paddle2ONNX-style: W (4 x 3 float32) and B (3 floats) live in Constant nodes.
     constants = import_model(catalog, model_file("constant_weights"), name="constants").version
-    assert constants.facts["param_count"] == 4 * 3 + 3
-    assert constants.facts["initializer_bytes"] == (4 * 3 + 3) * 4
-    assert constants.facts.get("runtime_error") is None
+    assert constants.facts.param_count == 4 * 3 + 3
+    assert constants.facts.initializer_bytes == (4 * 3 + 3) * 4
+    assert constants.facts.runtime_error is None
     # An If's branches: 3 float32 in an initializer, 3 float64 in a Constant.
     branches = import_model(catalog, model_file("subgraph_weights"), name="branches").version
-    assert branches.facts["param_count"] == 3 + 3
-    assert branches.facts["initializer_bytes"] == 3 * 4 + 3 * 8
+    assert branches.facts.param_count == 3 + 3
+    assert branches.facts.initializer_bytes == 3 * 4 + 3 * 8
     listed = {row["ref"]: row["param_count"] for row in list_model_versions(catalog)}
     assert listed == {"branches@1": 6, "constants@1": 15}

@@ -10,13 +10,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from core.catalog.derived import list_derived
-from core.datasets.importer import import_dataset
-from core.errors import BadInputError, Cancelled
-from core.explain.run import explain
-from core.explain.trees import TreeNotApplicable, find_tree_ensemble
-from core.models.importer import import_model
-from core.models.registry import get_model_version
+from modeldesk.catalog.derived import list_derived
+from modeldesk.datasets.importer import import_dataset
+from modeldesk.errors import BadInputError, Cancelled
+from modeldesk.explain.run import explain
+from modeldesk.explain.trees import TreeNotApplicable, find_tree_ensemble
+from modeldesk.models.importer import import_model
+from modeldesk.models.registry import get_model_version
 
 # One tree: root 0 splits on x0 -> 1 (leaf) / 2 (split on x1 -> 3 / 4, leaves).
 GOOD = dict(
@@ -156,7 +156,7 @@ def test_a_looping_model_in_the_catalog_is_refused_by_the_tree_method(tree_catal
 
 
 def test_values_that_do_not_add_up_are_refused_and_not_stored(tree_catalog, monkeypatch):
-    from core.explain.trees import TreeEnsemble
+    from modeldesk.explain.trees import TreeEnsemble
 
     real = TreeEnsemble.shap_model
 

@@ -44,7 +44,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for the type checker: the agent runs on any Python 3
+    from typing import TypeGuard
 
 PROTOCOL = 2  # 2: external data files (``files`` in run)
 MAX_MESSAGE_BYTES = 1 << 20
@@ -273,7 +276,7 @@ def run_files(raw: Any, cache: ModelCache) -> list[dict[str, Any]]:
     return checked
 
 
-def _is_hash(value: Any) -> bool:
+def _is_hash(value: Any) -> TypeGuard[str]:
     return (
         isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
     )
@@ -427,7 +430,7 @@ def decode_inputs(entries: list[Any]) -> dict[int, dict[str, Any]]:
     return decoded
 
 
-def _count(value: Any) -> bool:
+def _count(value: Any) -> TypeGuard[int]:
     """A whole number of things (an int, never a bool), at least 0."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -510,7 +513,7 @@ def run_model(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
             raise
         except Exception as error:
             raise RequestError("run", f"inference failed: {_line(error)}") from None
-        stats = latency_stats(latencies)
+        stats: dict[str, Any] = dict(latency_stats(latencies))
         stats["batch"] = batch
         stats["inputs"] = "given" if batch in given else "synthesised"
         stats["throughput_per_s"] = batch * 1000 / stats["mean_ms"] if stats["mean_ms"] else 0.0

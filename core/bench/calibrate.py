@@ -13,11 +13,11 @@ import math
 import threading
 from dataclasses import dataclass, replace
 
-from core.bench.profiles import edit_profile, get_profile
-from core.bench.run import bench_profile
-from core.catalog.store import Catalog
-from core.errors import BadInputError
-from core.progress import ProgressCallback, Stage, no_progress
+from modeldesk.bench.profiles import edit_profile, get_profile
+from modeldesk.bench.run import bench_profile
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import BadInputError
+from modeldesk.progress import ProgressCallback, Stage, no_progress
 
 __all__ = ["Calibration", "calibrate"]
 

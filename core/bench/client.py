@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.bench import agent as agent_module
-from core.errors import Cancelled, ModelDeskError
+from modeldesk.bench import agent as agent_module
+from modeldesk.errors import Cancelled, ModelDeskError
 
 __all__ = [
     "AgentClient",

@@ -15,8 +15,9 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from core.catalog.store import Catalog, utc_now
-from core.errors import BadInputError, NotFoundError
+from modeldesk.catalog.store import Catalog, utc_now
+from modeldesk.errors import BadInputError, NotFoundError
+from modeldesk.models.model_facts import ValueInfo
 
 __all__ = [
     "BUILTIN_PROFILES",
@@ -75,7 +76,7 @@ class Profile:
 
     def agent_settings(self, **overrides: Any) -> dict[str, Any]:
         """The ``run`` settings the agent takes, with per-run overrides applied."""
-        settings = {
+        settings: dict[str, Any] = {
             "providers": list(self.providers),
             "intra_threads": self.intra_threads,
             "inter_threads": self.inter_threads,
@@ -158,7 +159,7 @@ def parse_dims(values: list[str]) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def unresolved_dims(
-    inputs: list[dict[str, Any]], dims: dict[str, int], axis_dims: dict[str, int]
+    inputs: list[ValueInfo], dims: dict[str, int], axis_dims: dict[str, int]
 ) -> list[tuple[str, str | None]]:
     """Dynamic axes the agent could not size: ``(INPUT:AXIS, symbolic name or None)``.
 
@@ -168,10 +169,10 @@ def unresolved_dims(
     """
     missing, seen = [], set()
     for item in inputs:
-        if item.get("kind", "tensor") != "tensor":
+        if not item.is_tensor:
             continue
-        for axis, dim in enumerate(item.get("shape") or []):
-            key = f"{item['name']}:{axis}"
+        for axis, dim in enumerate(item.shape or ()):
+            key = f"{item.name}:{axis}"
             resolved = (
                 key in axis_dims
                 or (isinstance(dim, int) and dim >= 0)
@@ -188,7 +189,7 @@ def unresolved_dims(
 
 def ssh_target_problems(profile: Profile) -> list[str]:
     """What is wrong with an ssh profile's host, user, port, Python and identity."""
-    problems = []
+    problems: list[str] = []
     if profile.kind != "ssh":
         return problems
     if not _HOST.match(profile.host or ""):

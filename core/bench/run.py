@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.bench.client import AgentClient, AgentError, local_command
-from core.bench.profiles import Profile, get_profile
-from core.catalog.store import Catalog
-from core.errors import BadInputError, DeviceUnreachableError
-from core.models.registry import ModelVersion, get_model_version
-from core.progress import ProgressCallback, Stage, check_cancel, no_progress
+from modeldesk.bench.client import AgentClient, AgentError, local_command
+from modeldesk.bench.profiles import Profile, get_profile
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import BadInputError, DeviceUnreachableError
+from modeldesk.models.registry import ModelVersion, get_model_version
+from modeldesk.progress import ProgressCallback, Stage, check_cancel, no_progress
 
 __all__ = [
     "BenchRun",
@@ -84,7 +84,7 @@ def _client(profile: Profile) -> AgentClient:
     if profile.kind == "local":
         command = local_command(_agent_cache(), cores=profile.cores)
         return AgentClient(command, name=f"profile {profile.name}")
-    from core.bench.ssh import ssh_command
+    from modeldesk.bench.ssh import ssh_command
 
     return AgentClient(
         ssh_command(profile), name=f"{profile.user or ''}@{profile.host}".lstrip("@")
@@ -207,9 +207,9 @@ def dataset_inputs(
     import numpy as np
     import pyarrow.parquet as pq
 
-    from core.bench.agent import MAX_MESSAGE_BYTES
-    from core.datasets.registry import get_dataset_version
-    from core.debug.feeds import feed_plan, make_feeds
+    from modeldesk.bench.agent import MAX_MESSAGE_BYTES
+    from modeldesk.datasets.registry import get_dataset_version
+    from modeldesk.debug.feeds import feed_plan, make_feeds
 
     dataset = get_dataset_version(catalog, data_ref)
     plan = feed_plan(model, dataset)
@@ -260,9 +260,9 @@ def _run_one(
         client.put_model(path, model.sha256)
         for entry in model.external_files:
             check_cancel(cancel, f"benchmarking {model.ref}")
-            client.put_model(catalog.blobs.verified_path(entry["sha256"]), entry["sha256"])
+            client.put_model(catalog.blobs.verified_path(entry.sha256), entry.sha256)
         progress(2, 3, f"running {model.ref} under {profile.name}")
-        files = [{"path": e["path"], "sha256": e["sha256"]} for e in model.external_files]
+        files = [{"path": e.path, "sha256": e.sha256} for e in model.external_files]
         results = client.run(model.sha256, settings, timeout, cancel, files=files)
     except AgentError as failure:
         if failure.kind == "connect":  # no hello: the device is down, refused us, or lacks Python
@@ -333,7 +333,7 @@ def _record(
                     tx.actor,
                 ),
             )
-            run_id = int(cursor.lastrowid)
+            run_id = int(cursor.lastrowid or 0)
     return BenchRun(run_id, model.ref, profile.name, status, error, summary, device,
                     stored_settings, tx.at, results)  # fmt: skip
 

@@ -15,10 +15,10 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from core.bench.client import AGENT_FILE
-from core.bench.profiles import Profile, check_ssh_target, edit_profile, get_profile
-from core.catalog.store import Catalog
-from core.errors import BadInputError, DeviceUnreachableError
+from modeldesk.bench.client import AGENT_FILE
+from modeldesk.bench.profiles import Profile, check_ssh_target, edit_profile, get_profile
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import BadInputError, DeviceUnreachableError
 
 __all__ = [
     "REMOTE_AGENT",

@@ -17,11 +17,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.catalog.blobs import BlobStore
-from core.catalog.maintenance import check_catalog
-from core.catalog.store import DB_NAME, Catalog
-from core.errors import CatalogError, IntegrityError
-from core.progress import ProgressCallback, Stage, check_cancel, no_progress
+from modeldesk.catalog.blobs import BlobStore
+from modeldesk.catalog.maintenance import check_catalog
+from modeldesk.catalog.store import DB_NAME, Catalog
+from modeldesk.errors import CatalogError, IntegrityError
+from modeldesk.progress import ProgressCallback, Stage, check_cancel, no_progress
 
 __all__ = ["BackupReport", "backup_catalog"]
 

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from core.errors import IntegrityError, NotFoundError
-from core.progress import ProgressCallback, check_cancel, no_progress
+from modeldesk.errors import IntegrityError, NotFoundError
+from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 
 __all__ = ["BlobStore", "hash_file"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from core.catalog.records import DATASET, MODEL, RecordKind
-from core.catalog.store import Catalog
+from modeldesk.catalog.records import DATASET, MODEL, RecordKind
+from modeldesk.catalog.store import Catalog
 
 __all__ = ["KINDS", "RecordSummary", "VersionSummary", "list_records", "list_versions"]
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Protocol
 
-from core.catalog.store import Catalog, utc_now
-from core.errors import IntegrityError, NotFoundError
+from modeldesk.catalog.store import Catalog, utc_now
+from modeldesk.errors import IntegrityError, NotFoundError
+from modeldesk.models.model_facts import StoredFile
 
 __all__ = [
     "FORMAT",
@@ -47,7 +48,7 @@ class ModelContent(Protocol):
     def sha256(self) -> str: ...  # the .onnx file
 
     @property
-    def external_files(self) -> list[dict[str, Any]]: ...  # path, sha256, size each
+    def external_files(self) -> Sequence[StoredFile]: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def derived_key(
         "kind": kind,
         "model": {
             "onnx": model.sha256,
-            "external": sorted((entry["path"], entry["sha256"]) for entry in model.external_files),
+            "external": sorted((entry.path, entry.sha256) for entry in model.external_files),
         },
         "datasets": dict(datasets),
         "features": list(features),

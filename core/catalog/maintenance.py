@@ -6,10 +6,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from core.catalog.audit import verify_chain
-from core.catalog.paths import file_name_problem, relative_path_problem
-from core.catalog.store import Catalog
-from core.progress import ProgressCallback, check_cancel, no_progress
+from modeldesk.catalog.audit import verify_chain
+from modeldesk.catalog.paths import file_name_problem, relative_path_problem
+from modeldesk.catalog.store import Catalog
+from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 
 __all__ = ["CheckReport", "GcReport", "check_catalog", "collect_garbage", "discard_unreferenced"]
 

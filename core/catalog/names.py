@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from core.errors import InvalidNameError
+from modeldesk.errors import InvalidNameError
 
 __all__ = ["MAX_NAME_LENGTH", "VersionRef", "normalise_name", "parse_ref"]
 

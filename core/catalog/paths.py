@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from core.errors import IntegrityError
+from modeldesk.errors import IntegrityError
 
 __all__ = ["file_name_problem", "inside", "relative_path_problem"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from core.catalog.names import VersionRef
-from core.catalog.store import Catalog
-from core.errors import NotFoundError
+from modeldesk.catalog.names import VersionRef
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import NotFoundError
 
 __all__ = ["DATASET", "MODEL", "RecordKind", "get_or_create_record", "next_version"]
 

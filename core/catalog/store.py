@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.catalog.audit import append_audit
-from core.catalog.blobs import BlobStore
-from core.errors import CatalogBusyError, CatalogError, NotFoundError, SchemaVersionError
+from modeldesk.catalog.audit import append_audit
+from modeldesk.catalog.blobs import BlobStore
+from modeldesk.errors import CatalogBusyError, CatalogError, NotFoundError, SchemaVersionError
 
 __all__ = ["DB_NAME", "Catalog", "WriteTransaction", "current_actor", "utc_now"]
 
@@ -147,7 +147,7 @@ class Catalog:
         return catalog
 
     def _migrate(self) -> None:
-        from core.catalog.schema import MIGRATIONS, SCHEMA_VERSION
+        from modeldesk.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 
         found = self.schema_version()
         if found > SCHEMA_VERSION:

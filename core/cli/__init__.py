@@ -1,5 +1,5 @@
-"""The ``modeldesk`` command line: a thin face over ``core``."""
+"""The ``modeldesk`` command line: a thin face over the core."""
 
-from core.cli.app import cli, main
+from modeldesk.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,7 +1,7 @@
-"""``python -m core.cli`` runs the modeldesk command line."""
+"""``python -m modeldesk.cli`` runs the modeldesk command line."""
 
 import sys
 
-from core.cli import main
+from modeldesk.cli import main
 
 sys.exit(main())

@@ -5,7 +5,9 @@ device or host could not be reached, 70 an unexpected internal error (the messag
 names the log file with the details), 130 cancelled. No traceback reaches the user.
 
 Every subcommand is added here explicitly (``cli.add_command``), and each accepts
-``--catalog`` after its own name as well as before it.
+``--catalog`` after its own name as well as before it. ``gui`` comes from
+``modeldesk.gui.command`` and is registered only when ``modeldesk.gui`` imports (the
+``gui`` extra is installed); otherwise a hidden stand-in names the extra and exits 2.
 """
 
 from __future__ import annotations
@@ -14,15 +16,21 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
 
 import click
 
-from core import __version__
-from core.catalog.location import CATALOG_ENV, log_folder
-from core.cli.commands import app as app_commands
-from core.cli.commands import bench, catalog, datasets, debug, explain, models
-from core.cli.state import (
+from modeldesk import __version__
+from modeldesk.catalog.location import CATALOG_ENV, log_folder
+from modeldesk.cli.commands import (
+    app as app_commands,
+    bench,
+    catalog,
+    datasets,
+    debug,
+    explain,
+    models,
+)
+from modeldesk.cli.state import (
     EXIT_BAD_INPUT,
     EXIT_CANCELLED,
     EXIT_CHECK_FAILED,
@@ -30,7 +38,7 @@ from core.cli.state import (
     EXIT_UNREACHABLE,
     CliState,
 )
-from core.errors import Cancelled, DeviceUnreachableError, ModelDeskError
+from modeldesk.errors import Cancelled, DeviceUnreachableError, MissingExtraError, ModelDeskError
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -78,10 +86,13 @@ def cli(ctx: click.Context, catalog_path: Path | None) -> None:
     ctx.obj = state
     ctx.call_on_close(state.close)
     if ctx.invoked_subcommand is None:
-        # Bare `modeldesk` opens the desktop app, like `modeldesk gui`.
-        from gui.app import run_app
-
-        ctx.exit(run_app(catalog_path=catalog_path, use_demo=False))
+        # Bare `modeldesk` opens the desktop app, like `modeldesk gui`, where it can: the
+        # app is installed and there is a display. Elsewhere (a pipeline, an ssh session,
+        # a headless install) it prints this help.
+        gui = ctx.command.commands.get("gui") if isinstance(ctx.command, click.Group) else None
+        if gui is not None and not gui.hidden and _display_available():
+            ctx.exit(ctx.invoke(gui))
+        click.echo(ctx.get_help())
 
 
 def _set_catalog(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
@@ -108,14 +119,48 @@ def _accept_catalog_after_subcommands(group: click.Group, path: tuple[str, ...] 
             )
 
 
-def _register(group: click.Group, modules: list[Any]) -> None:
-    for module in modules:
-        for command in module.COMMANDS:
-            group.add_command(command)
+def _display_available() -> bool:
+    from modeldesk.gui.command import display_available
+
+    return display_available()
+
+
+def _missing_extra_command(name: str, extra: str, problem: ImportError) -> click.Command:
+    """A hidden ``name`` that says which extra to install and exits 2, whatever its args."""
+
+    @click.command(
+        name,
+        hidden=True,
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+    def missing() -> None:
+        raise MissingExtraError(f"modeldesk {name}", extra, problem.name or str(problem))
+
+    return missing
+
+
+def _gui_commands() -> list[click.Command]:
+    """``gui`` when the ``gui`` extra is installed, else a stand-in that names the extra."""
+    try:
+        from modeldesk.gui.command import COMMANDS
+    except ImportError as problem:
+        return [_missing_extra_command("gui", "gui", problem)]
+    return list(COMMANDS)
+
+
+def _register(group: click.Group, commands: list[click.Command]) -> None:
+    for command in commands:
+        group.add_command(command)
     _accept_catalog_after_subcommands(group)
 
 
-_register(cli, [app_commands, bench, catalog, datasets, debug, explain, models])
+_CORE_COMMANDS = [
+    command
+    for module in (app_commands, bench, catalog, datasets, debug, explain, models)
+    for command in module.COMMANDS
+]
+_register(cli, _CORE_COMMANDS + _gui_commands())
 
 
 def _log_unexpected(error: BaseException) -> Path | None:

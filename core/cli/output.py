@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from core.formatting import human_bytes
-from core.progress import ProgressCallback
+from modeldesk.formatting import human_bytes
+from modeldesk.progress import ProgressCallback
 
 __all__ = ["echo_json", "echo_table", "human_bytes", "progress_bar"]
 
@@ -56,8 +56,9 @@ def progress_bar(label: str) -> Iterator[ProgressCallback]:
         if not interactive or time.monotonic() - started < PROGRESS_DELAY_S:
             return
         if state["bar"] is None:
-            state["bar"] = click.progressbar(length=1000, label=label, file=sys.stderr)
-            state["bar"].__enter__()
+            bar: Any = click.progressbar(length=1000, label=label, file=sys.stderr)
+            bar.__enter__()
+            state["bar"] = bar
         permille = int(1000 * done / total) if total else 0
         step = permille - state["shown"]
         if step > 0:

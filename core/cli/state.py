@@ -1,6 +1,6 @@
 """What every ``modeldesk`` command shares: the invocation's state, exit codes, options.
 
-Kept apart from :mod:`core.cli.app` so that command modules never import the group
+Kept apart from :mod:`modeldesk.cli.app` so that command modules never import the group
 that registers them (registration is explicit, in ``app.py``).
 """
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from core.catalog.location import default_catalog_path
-from core.catalog.store import Catalog
+from modeldesk.catalog.location import default_catalog_path
+from modeldesk.catalog.store import Catalog
 
 __all__ = [
     "EXIT_BAD_INPUT",

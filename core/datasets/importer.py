@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.catalog.blobs import hash_file
-from core.catalog.maintenance import discard_unreferenced
-from core.catalog.names import VersionRef, normalise_name
-from core.catalog.records import DATASET, get_or_create_record, next_version
-from core.catalog.store import Catalog
-from core.datasets.registry import DatasetVersion, dataset_version_by_id
-from core.errors import BadInputError
-from core.progress import ProgressCallback, Stage, check_cancel, no_progress
+from modeldesk.catalog.blobs import hash_file
+from modeldesk.catalog.maintenance import discard_unreferenced
+from modeldesk.catalog.names import VersionRef, normalise_name
+from modeldesk.catalog.records import DATASET, get_or_create_record, next_version
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.registry import DatasetVersion, dataset_version_by_id
+from modeldesk.errors import BadInputError
+from modeldesk.progress import ProgressCallback, Stage, check_cancel, no_progress
 
 __all__ = ["DatasetImport", "import_dataset"]
 
@@ -74,7 +74,7 @@ def import_dataset(
     column types, roles and statistics. A file whose bytes equal an earlier
     version's source is not imported again: that version is returned.
     """
-    from core.datasets.reader import read_source
+    from modeldesk.datasets.reader import read_source
 
     name = normalise_name(name, what="dataset name")
     path = Path(file)
@@ -151,7 +151,7 @@ def _store_as_parquet(
     """
     import pyarrow.parquet as pq
 
-    from core.datasets.stats import table_stats
+    from modeldesk.datasets.stats import table_stats
 
     temp = catalog.blobs.new_temp()
     try:
@@ -178,7 +178,7 @@ def _dictionary_rows(
     table: Any, stats: list[dict[str, Any]], label: str | None
 ) -> list[tuple[int, str, str, str, dict[str, Any]]]:
     """(position, name, dtype, role, statistics) per column."""
-    from core.datasets.stats import dtype_label
+    from modeldesk.datasets.stats import dtype_label
 
     rows = []
     for position, (column_name, column_stats) in enumerate(

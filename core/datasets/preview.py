@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.catalog.store import Catalog
-from core.datasets.registry import DatasetVersion
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.registry import DatasetVersion
 
 __all__ = ["DatasetChanges", "RowPage", "compare_dataset_versions", "preview_rows"]
 

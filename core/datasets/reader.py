@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from core.errors import Cancelled, DataFileError
-from core.progress import ProgressCallback, check_cancel, no_progress
+from modeldesk.errors import Cancelled, DataFileError
+from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 
 __all__ = ["SUPPORTED_SUFFIXES", "SourceTable", "peek_columns", "read_source"]
 
@@ -275,7 +275,7 @@ def _null_columns_as_text(table: pa.Table) -> pa.Table:
 def _read_parquet(
     path: Path, progress: ProgressCallback, cancel: threading.Event | None
 ) -> SourceTable:
-    from core.catalog.blobs import hash_file
+    from modeldesk.catalog.blobs import hash_file
 
     size = path.stat().st_size
     if size == 0:

@@ -7,10 +7,10 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.catalog.names import VersionRef, normalise_name, parse_ref
-from core.catalog.records import DATASET
-from core.catalog.store import Catalog
-from core.errors import BadInputError, NotFoundError
+from modeldesk.catalog.names import VersionRef, normalise_name, parse_ref
+from modeldesk.catalog.records import DATASET
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import BadInputError, NotFoundError
 
 __all__ = [
     "ROLES",

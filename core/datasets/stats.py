@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.progress import ProgressCallback, check_cancel, no_progress
+from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 
 __all__ = ["HISTOGRAM_BINS", "TOP_VALUES", "column_stats", "dtype_label", "table_stats"]
 

@@ -1,9 +1,9 @@
 """Debugging a model version on a dataset version: predictions, metrics, slices, worst rows."""
 
-from core.debug.metrics import metrics, row_losses
-from core.debug.predict import Predictions, predict
-from core.debug.report import DebugReport, debug_report
-from core.debug.slices import Slice, slices, worst_rows
+from modeldesk.debug.metrics import metrics, row_losses
+from modeldesk.debug.predict import Predictions, predict
+from modeldesk.debug.report import DebugReport, debug_report
+from modeldesk.debug.slices import Slice, slices, worst_rows
 
 __all__ = [
     "DebugReport",

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from core.datasets.registry import DatasetVersion
-from core.errors import BadInputError
-from core.models.registry import ModelVersion
+from modeldesk.datasets.registry import DatasetVersion
+from modeldesk.errors import BadInputError
+from modeldesk.models.model_facts import Dim
+from modeldesk.models.registry import ModelVersion
 
 _PIXEL = re.compile(r"^(?P<prefix>.*?)_?(?P<row>\d+)_(?P<col>\d+)$")
 
@@ -46,17 +47,17 @@ class FeedPlan:
         self.model = model
         self.columns = columns
         self.binding = binding  # "axis": one input, columns on its last axis; "inputs": by name
-        self.inputs = [item for item in model.inputs if item.get("kind") == "tensor"]
+        self.inputs = [item for item in model.inputs if item.is_tensor]
 
 
 def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
     """Decide and check how ``dataset`` feeds ``model``; raise a clear error if it cannot."""
-    inputs = [item for item in model.inputs if item.get("kind") == "tensor"]
+    inputs = [item for item in model.inputs if item.is_tensor]
     available = {column.name: column for column in dataset.columns}
     if model.features:
         columns, binding = list(model.features), model.feature_binding or "axis"
-    elif inputs and all(item["name"] in available for item in inputs):
-        columns, binding = [item["name"] for item in inputs], "inputs"
+    elif inputs and all(item.name in available for item in inputs):
+        columns, binding = [item.name for item in inputs], "inputs"
     elif len(inputs) == 1:
         columns = [c.name for c in dataset.columns if c.role == "feature" and c.name != model.label]
         binding = "axis"
@@ -75,22 +76,22 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
         )
     plan = FeedPlan(model, columns, binding)
     for item in plan.inputs:
-        wanted = item["dtype"]
-        names = columns if binding == "axis" else [item["name"]]
+        wanted = item.dtype
+        names = columns if binding == "axis" else [item.name]
         for name in names:
             if available[name].dtype == "string" and wanted != "string":
                 raise BadInputError(
-                    f"column {name!r} of {dataset.ref} is text but input {item['name']!r} "
+                    f"column {name!r} of {dataset.ref} is text but input {item.name!r} "
                     f"of {model.ref} takes {wanted}"
                 )
     if binding == "axis":
-        shape = plan.inputs[0].get("shape") or []
+        shape = plan.inputs[0].shape or ()
         width = shape[-1] if shape else None
         if len(shape) >= 3:
             _check_image_columns(plan, dataset, shape)
         elif isinstance(width, int) and len(shape) == 2 and width != len(columns):
             raise BadInputError(
-                f"model {model.ref}: input {plan.inputs[0]['name']!r} takes {width} features "
+                f"model {model.ref}: input {plan.inputs[0].name!r} takes {width} features "
                 f"but {len(columns)} columns of {dataset.ref} feed it"
             )
     return plan
@@ -99,7 +100,7 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
 def rank_datasets(catalog: Any, model: ModelVersion, refs: list[str]) -> list[str]:
     """``refs`` ordered for running ``model``: datasets that can feed it first, held-out
     data before its own training set (which flatters it), then the rest."""
-    from core.datasets.registry import get_dataset_version
+    from modeldesk.datasets.registry import get_dataset_version
 
     def key(ref: str) -> tuple[bool, bool, bool, str]:
         try:
@@ -112,14 +113,14 @@ def rank_datasets(catalog: Any, model: ModelVersion, refs: list[str]) -> list[st
     return sorted(refs, key=key)
 
 
-def _check_image_columns(plan: FeedPlan, dataset: DatasetVersion, shape: list[Any]) -> None:
+def _check_image_columns(plan: FeedPlan, dataset: DatasetVersion, shape: tuple[Dim, ...]) -> None:
     """An image input needs the dataset's pixel columns, one per value of an image."""
     fixed = [dim for dim in shape[1:] if isinstance(dim, int)]
     pixels = int(np.prod(fixed)) if len(fixed) == len(shape) - 1 else None
     if image_shape(plan.columns) is None or (pixels is not None and pixels != len(plan.columns)):
         dims = " x ".join(str(dim) for dim in shape)
         raise BadInputError(
-            f"model {plan.model.ref} takes images (input {plan.inputs[0]['name']!r} of shape "
+            f"model {plan.model.ref} takes images (input {plan.inputs[0].name!r} of shape "
             f"{dims}) but the columns of {dataset.ref} are not the pixel_ROW_COL columns of "
             "one such image"
         )
@@ -127,8 +128,9 @@ def _check_image_columns(plan: FeedPlan, dataset: DatasetVersion, shape: list[An
 
 def image_shape(columns: list[str]) -> tuple[int, int] | None:
     """(height, width) when the columns are the pixels ``name_ROW_COL`` of a full grid."""
-    cells = [_PIXEL.match(name) for name in columns]
-    if len(columns) < 4 or not all(cells):
+    matches = [_PIXEL.match(name) for name in columns]
+    cells = [cell for cell in matches if cell is not None]
+    if len(columns) < 4 or len(cells) != len(columns):
         return None
     prefixes = {cell["prefix"] for cell in cells}
     grid = [(int(cell["row"]), int(cell["col"])) for cell in cells]
@@ -146,10 +148,10 @@ def make_feeds(plan: FeedPlan, table: Any, start: int, stop: int) -> dict[str, n
     part = table.slice(start, stop - start)
     feeds = {}
     for item in plan.inputs:
-        dtype = _NUMPY_DTYPES.get(item["dtype"], np.float32)
-        values = _column(part, item["name"], dtype)
-        rank = len(item.get("shape") or [None, None])
-        feeds[item["name"]] = values.reshape(-1, 1) if rank >= 2 else values
+        dtype = _NUMPY_DTYPES.get(item.dtype, np.float32)
+        values = _column(part, item.name, dtype)
+        rank = len(item.shape or (None, None))
+        feeds[item.name] = values.reshape(-1, 1) if rank >= 2 else values
     return feeds
 
 
@@ -157,18 +159,18 @@ def feeds_from_matrix(plan: FeedPlan, matrix: np.ndarray) -> dict[str, np.ndarra
     """Input tensors from a rows x ``plan.columns`` matrix (what explainers perturb)."""
     if plan.binding == "axis":
         item = plan.inputs[0]
-        shape = item.get("shape") or []
-        tensor = matrix.astype(_NUMPY_DTYPES.get(item["dtype"], np.float32))
+        shape = item.shape or ()
+        tensor: np.ndarray = matrix.astype(_NUMPY_DTYPES.get(item.dtype, np.float32))
         if len(shape) >= 3:  # images: one pixel column per value, in row-major order
             inner = [dim if isinstance(dim, int) else -1 for dim in shape[1:]]
             tensor = tensor.reshape(len(matrix), *inner)
-        return {item["name"]: tensor}
+        return {item.name: tensor}
     feeds = {}
     for item in plan.inputs:
-        values = matrix[:, plan.columns.index(item["name"])]
-        values = values.astype(_NUMPY_DTYPES.get(item["dtype"], np.float32))
-        rank = len(item.get("shape") or [None, None])
-        feeds[item["name"]] = values.reshape(-1, 1) if rank >= 2 else values
+        values = matrix[:, plan.columns.index(item.name)]
+        values = values.astype(_NUMPY_DTYPES.get(item.dtype, np.float32))
+        rank = len(item.shape or (None, None))
+        feeds[item.name] = values.reshape(-1, 1) if rank >= 2 else values
     return feeds
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from core.debug.predict import Predictions
+from modeldesk.debug.predict import Predictions
 
 __all__ = ["classification_metrics", "metrics", "regression_metrics", "roc_auc", "row_losses"]
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from core.catalog.derived import derived_key, load_derived, store_derived
-from core.catalog.paths import inside
-from core.catalog.store import Catalog
-from core.datasets.registry import DatasetVersion, get_dataset_version
-from core.debug.feeds import FeedPlan, feed_plan, make_feeds
-from core.errors import BadInputError
-from core.models.registry import ModelVersion, get_model_version
-from core.progress import ProgressCallback, check_cancel, no_progress
+from modeldesk.catalog.derived import derived_key, load_derived, store_derived
+from modeldesk.catalog.paths import inside
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.registry import DatasetVersion, get_dataset_version
+from modeldesk.debug.feeds import FeedPlan, feed_plan, make_feeds
+from modeldesk.errors import BadInputError
+from modeldesk.models.registry import ModelVersion, get_model_version
+from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 
 __all__ = [
     "BATCH_ROWS",
@@ -83,8 +83,7 @@ def lay_out_model(catalog: Catalog, model: ModelVersion, folder: Path) -> Path:
     target = inside(folder, model.file_name or "model.onnx", what=what, file_name=True)
     layout = [(target, model.sha256)]
     for entry in model.external_files:
-        layout.append((inside(folder, entry["path"], what=f"{what} external file"),
-                       entry["sha256"]))  # fmt: skip
+        layout.append((inside(folder, entry.path, what=f"{what} external file"), entry.sha256))
     for destination, sha256 in layout:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(catalog.blobs.verified_path(sha256), destination)
@@ -107,9 +106,9 @@ def output_positions(model: ModelVersion) -> tuple[int | None, int | None]:
     """Positions of the probability output and the label/value output."""
     probability, value = None, None
     for position, output in enumerate(model.outputs):
-        shape = output.get("shape") or []
-        if output["kind"] == "sequence" or (
-            output["dtype"].startswith("float") and len(shape) == 2 and shape[-1] != 1
+        shape = output.shape or ()
+        if output.kind == "sequence" or (
+            output.dtype.startswith("float") and len(shape) == 2 and shape[-1] != 1
         ):
             probability = position if probability is None else probability
         elif value is None:
@@ -133,12 +132,8 @@ def predict(
     plan = feed_plan(model, dataset)
     table = pq.read_table(catalog.blobs.verified_path(dataset.sha256))
     probability_at, value_at = output_positions(model)
-    labels = [str(label) for label in (model.facts.get("class_names") or [])]
-    task = (
-        "classification"
-        if probability_at is not None
-        else (model.facts.get("task") or "regression")
-    )
+    labels = [str(label) for label in (model.facts.class_names or [])]
+    task = "classification" if probability_at is not None else (model.facts.task or "regression")
     key = derived_key(
         "predictions",
         model=model,

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from core.catalog.store import Catalog
-from core.debug.metrics import metrics, row_losses
-from core.debug.predict import predict
-from core.debug.slices import Slice, slices, worst_rows
-from core.progress import ProgressCallback, no_progress
+from modeldesk.catalog.store import Catalog
+from modeldesk.debug.metrics import metrics, row_losses
+from modeldesk.debug.predict import predict
+from modeldesk.debug.slices import Slice, slices, worst_rows
+from modeldesk.progress import ProgressCallback, no_progress
 
 __all__ = ["DebugReport", "debug_report"]
 
@@ -32,6 +32,20 @@ class DebugReport:
     y_true: np.ndarray | None = None
     predicted: np.ndarray | None = None
     losses: np.ndarray | None = None
+
+    def metric(self, name: str) -> float:
+        """One headline metric by name (``accuracy``, ``roc_auc``, ``log_loss``, ``mae``,
+        ``rmse``, ...); raises ``KeyError`` naming the ones this report has."""
+        value = self.metrics.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            numeric = sorted(
+                key
+                for key, item in self.metrics.items()
+                if isinstance(item, int | float) and not isinstance(item, bool)
+            )
+            where = f"{self.model} on {self.dataset}"
+            raise KeyError(f"{where}: no metric {name!r} (it has {', '.join(numeric)})")
+        return float(value)
 
     def rows_in_cell(self, true_index: int, predicted_index: int) -> list[int]:
         """Rows whose label is class ``true_index`` and prediction ``predicted_index``."""

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from core.debug.metrics import row_losses
-from core.debug.predict import Predictions
+from modeldesk.debug.metrics import row_losses
+from modeldesk.debug.predict import Predictions
 
 __all__ = ["QUANTILE_BINS", "Slice", "slices", "worst_rows"]
 

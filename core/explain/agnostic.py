@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from core.debug.feeds import FeedPlan, feeds_from_matrix
-from core.debug.predict import output_positions, probability_matrix
-from core.errors import BadInputError
-from core.progress import ProgressCallback, check_cancel, no_progress
+from modeldesk.debug.feeds import FeedPlan, feeds_from_matrix
+from modeldesk.debug.predict import output_positions, probability_matrix
+from modeldesk.errors import BadInputError
+from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 
 __all__ = [
     "AGNOSTIC_METHODS",
@@ -55,7 +55,7 @@ class ModelFunction:
         """What each output column is (class names, or the model's value output)."""
         if self.probability_at is not None:
             return list(self.labels)
-        return [self.plan.model.outputs[self.value_at or 0]["name"]]
+        return [self.plan.model.outputs[self.value_at or 0].name]
 
     def __call__(self, matrix: np.ndarray) -> np.ndarray:
         matrix = np.asarray(matrix, dtype=np.float64).reshape(len(matrix), -1)

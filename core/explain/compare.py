@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from core.catalog.store import Catalog
-from core.explain.result import Explanation
-from core.explain.run import explain
-from core.progress import ProgressCallback, Stage, no_progress
+from modeldesk.catalog.store import Catalog
+from modeldesk.explain.result import Explanation
+from modeldesk.explain.run import explain
+from modeldesk.progress import ProgressCallback, Stage, no_progress
 
 __all__ = ["Comparison", "compare_importance"]
 

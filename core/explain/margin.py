@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from core.explain.trees import TreeEnsemble
+from modeldesk.explain.trees import TreeEnsemble
 
 __all__ = ["margin_model", "margin_session"]
 

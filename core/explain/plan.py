@@ -11,14 +11,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from core.catalog.derived import derived_key
-from core.catalog.store import Catalog
-from core.datasets.registry import DatasetVersion, get_dataset_version
-from core.debug.feeds import FeedPlan, feed_plan, image_shape
-from core.errors import BadInputError
-from core.explain.options import DEFAULT_BACKGROUND, DEFAULT_ROWS, METHODS, PERTURBATIONS
-from core.explain.trees import TreeEnsemble, TreeNotApplicable, find_tree_ensemble
-from core.models.registry import ModelVersion, get_model_version
+from modeldesk.catalog.derived import derived_key
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.registry import DatasetVersion, get_dataset_version
+from modeldesk.debug.feeds import FeedPlan, feed_plan, image_shape
+from modeldesk.errors import BadInputError, require_extra
+from modeldesk.explain.options import DEFAULT_BACKGROUND, DEFAULT_ROWS, METHODS, PERTURBATIONS
+from modeldesk.explain.trees import TreeEnsemble, TreeNotApplicable, find_tree_ensemble
+from modeldesk.models.registry import ModelVersion, get_model_version
 
 __all__ = ["EXPLANATION_RUNTIMES", "ExplainPlan", "parse_rows", "plan_explanation"]
 
@@ -78,7 +78,12 @@ def plan_explanation(
     seed: int = 0,
     cancel: threading.Event | None = None,
 ) -> ExplainPlan:
-    """Check the request and decide the method; raise a clear error on bad input."""
+    """Check the request and decide the method; raise a clear error on bad input.
+
+    Raises ``MissingExtraError`` when shap (the ``explain`` extra) is not installed: every
+    method, TreeSHAP too, runs shap's code.
+    """
+    require_extra("explaining a model", "explain", "shap")
     if method not in METHODS:
         raise BadInputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if perturbation not in PERTURBATIONS:
@@ -143,6 +148,6 @@ def _tree_ensemble(
         ensemble = find_tree_ensemble(onnx.load(str(path), load_external_data=False), cancel)
     except TreeNotApplicable as error:
         return None, str(error)
-    if ensemble.input_name != plan.inputs[0]["name"] or ensemble.n_features != len(plan.columns):
+    if ensemble.input_name != plan.inputs[0].name or ensemble.n_features != len(plan.columns):
         return None, "the trees do not read the mapped feature columns"
     return ensemble, ""

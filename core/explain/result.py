@@ -60,6 +60,15 @@ class Explanation:
             return magnitude.mean(axis=0).sum(axis=1)
         return magnitude[:, :, output].mean(axis=0)
 
+    def importance(self, output: str | int | None = None) -> list[tuple[str, float]]:
+        """Features by mean |SHAP| of one output (by name or index; default as
+        :meth:`output_index`), largest first."""
+        magnitude = self.mean_abs(self.output_index(output))
+        ranked = sorted(
+            zip(self.feature_names, magnitude.tolist(), strict=True), key=lambda x: -x[1]
+        )
+        return [(name, float(value)) for name, value in ranked]
+
     def predictions(self) -> np.ndarray:
         """What the values add up to, per row and output (base + sum of values)."""
         return self.base_values + self.values.sum(axis=1)

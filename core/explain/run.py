@@ -1,6 +1,6 @@
 """``explain``: SHAP values of a model version on a dataset version, cached by input.
 
-The request is planned (:mod:`core.explain.plan`), the background is drawn from the
+The request is planned (:mod:`modeldesk.explain.plan`), the background is drawn from the
 model's training dataset version, and the result is stored under a key made of every
 input, so asking twice costs one catalog read.
 """
@@ -14,22 +14,22 @@ from typing import Any
 
 import numpy as np
 
-from core.catalog.derived import has_derived, load_derived, store_derived
-from core.catalog.store import Catalog
-from core.debug.feeds import feature_matrix, feed_plan
-from core.debug.predict import open_session
-from core.errors import BadInputError
-from core.explain.agnostic import (
+from modeldesk.catalog.derived import has_derived, load_derived, store_derived
+from modeldesk.catalog.store import Catalog
+from modeldesk.debug.feeds import feature_matrix, feed_plan
+from modeldesk.debug.predict import open_session
+from modeldesk.errors import BadInputError
+from modeldesk.explain.agnostic import (
     CostEstimate,
     ModelFunction,
     agnostic_shap_values,
     estimate_cost,
 )
-from core.explain.options import DEFAULT_BACKGROUND
-from core.explain.plan import ExplainPlan, plan_explanation
-from core.explain.result import Explanation
-from core.explain.trees import TreeEnsemble
-from core.progress import ProgressCallback, Stage, no_progress
+from modeldesk.explain.options import DEFAULT_BACKGROUND
+from modeldesk.explain.plan import ExplainPlan, plan_explanation
+from modeldesk.explain.result import Explanation
+from modeldesk.explain.trees import TreeEnsemble
+from modeldesk.progress import ProgressCallback, Stage, no_progress
 
 __all__ = ["check_additivity", "estimate", "estimate_request", "explain"]
 
@@ -83,7 +83,7 @@ def estimate_request(
 
 
 def _function(catalog: Catalog, plan: ExplainPlan, scratch: Path) -> ModelFunction:
-    labels = [str(label) for label in (plan.model.facts.get("class_names") or [])]
+    labels = [str(label) for label in (plan.model.facts.class_names or [])]
     return ModelFunction(open_session(catalog, plan.model, scratch), plan.feeds, labels)
 
 
@@ -160,7 +160,7 @@ def _explain_trees(
     progress: ProgressCallback,
     cancel: threading.Event | None,
 ) -> Explanation:
-    from core.explain.tree_shap import tree_shap_values
+    from modeldesk.explain.tree_shap import tree_shap_values
 
     ensemble = plan.ensemble
     assert ensemble is not None
@@ -209,7 +209,7 @@ def check_additivity(
     computes from the model's own ensemble node (independently of how the trees were read
     here); if not, the reading is wrong and nothing may be stored.
     """
-    from core.explain.margin import margin_session
+    from modeldesk.explain.margin import margin_session
 
     sample = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), ADDITIVITY_ROWS)).astype(int))
     margin = margin_session(ensemble).run(None, {"X": rows[sample]})[0].astype(np.float64)

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from core.explain.tree_layout import TreeNotApplicable
-from core.progress import check_cancel
+from modeldesk.explain.tree_layout import TreeNotApplicable
+from modeldesk.progress import check_cancel
 
 __all__ = ["check_after_trees", "check_lengths", "check_tree", "check_weights"]
 

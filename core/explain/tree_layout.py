@@ -1,6 +1,6 @@
 """One tree's arrays in shap's layout: built from ONNX nodes, routed, weighted.
 
-See :mod:`core.explain.trees` for how ONNX node modes map onto shap's single
+See :mod:`modeldesk.explain.trees` for how ONNX node modes map onto shap's single
 ``x <= threshold`` rule; this module does the array work.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import BadInputError
+from modeldesk.errors import BadInputError
 
 __all__ = [
     "LEAF",

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from core.progress import ProgressCallback, check_cancel, no_progress
+from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 
 __all__ = ["POOL_MIN_SECONDS_ENV", "TreeShapValues", "pool_worth_seconds", "tree_shap_values"]
 
@@ -39,6 +39,7 @@ def _explainer(model: dict[str, Any], background: np.ndarray | None, perturbatio
     import shap
 
     if perturbation == "interventional":
+        assert background is not None, "interventional TreeSHAP needs background rows"
         # TreeExplainer keeps only 100 background rows unless given a masker that says so.
         masker = shap.maskers.Independent(background, max_samples=len(background))
         return shap.TreeExplainer(model, data=masker, feature_perturbation="interventional")

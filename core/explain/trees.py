@@ -29,8 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from core.explain.tree_checks import check_after_trees, check_lengths, check_tree, check_weights
-from core.explain.tree_layout import (
+from modeldesk.explain.tree_checks import (
+    check_after_trees,
+    check_lengths,
+    check_tree,
+    check_weights,
+)
+from modeldesk.explain.tree_layout import (
     TreeNotApplicable,
     finish_tree,
     leaf_of,
@@ -39,7 +44,7 @@ from core.explain.tree_layout import (
     visit_counts,
     with_internal_values,
 )
-from core.progress import check_cancel
+from modeldesk.progress import check_cancel
 
 __all__ = ["TreeEnsemble", "TreeNotApplicable", "find_tree_ensemble"]
 
@@ -129,7 +134,7 @@ def find_tree_ensemble(model_proto: Any, cancel: threading.Event | None = None) 
     of an unsupported kind, one whose features are not the model's input as given (a
     scaler or encoder in between would make the explanation about other features), one
     whose output the graph changes afterwards, or one whose node arrays do not describe
-    finite trees (see :mod:`core.explain.tree_checks`).
+    finite trees (see :mod:`modeldesk.explain.tree_checks`).
     """
     graph = model_proto.graph
     found = [n for n in graph.node if n.op_type in TREE_OPS and n.domain == "ai.onnx.ml"]

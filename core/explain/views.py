@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from core.explain.result import Explanation
-from core.progress import ProgressCallback, no_progress
+from modeldesk.explain.result import Explanation
+from modeldesk.progress import ProgressCallback, no_progress
 
 __all__ = [
     "Beeswarm",
@@ -214,7 +214,7 @@ def explain_view(
     **options: Any,
 ) -> ViewData:
     """Explain (or read the cached explanation) and lay out its plots: one GUI job."""
-    from core.explain.run import explain
+    from modeldesk.explain.run import explain
 
     result = explain(catalog, model_ref, data_ref, progress=progress, cancel=cancel, **options)
     return view_data(result, output)

@@ -1,6 +1,6 @@
 """Child-process entry point that examines one untrusted ONNX file.
 
-Run as ``python -m core.models._examine_child MODEL RESULT_JSON``. Parsing,
+Run as ``python -m modeldesk.models._examine_child MODEL RESULT_JSON``. Parsing,
 checking and a trial ONNX Runtime session all happen here, so a model that
 crashes native code takes down this process only; the parent reports it.
 """
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.errors import ModelFileError
+from modeldesk.errors import ModelFileError
 
 
 def _first_line(error: BaseException) -> str:
@@ -43,7 +43,7 @@ def examine_here(path: Path) -> dict[str, Any]:
     import onnx
     import onnxruntime as ort
 
-    from core.models.facts import check_external_data, model_facts
+    from modeldesk.models.facts import check_external_data, model_facts
 
     name = path.name
     try:

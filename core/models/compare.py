@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.models.contract import ContractChange, diff_contract
-from core.models.registry import ModelVersion
+from modeldesk.models.contract import ContractChange, diff_contract
+from modeldesk.models.registry import ModelVersion
 
 __all__ = ["ModelDiff", "compare_versions"]
 
@@ -54,15 +54,13 @@ def _changed(old: dict[str, Any], new: dict[str, Any], missing: Any) -> dict[str
 
 def compare_versions(old: ModelVersion, new: ModelVersion) -> ModelDiff:
     """The differences between two model versions (any two, of any models)."""
-    old_opsets = {item["domain"]: item["version"] for item in old.facts.get("opsets", [])}
-    new_opsets = {item["domain"]: item["version"] for item in new.facts.get("opsets", [])}
     return ModelDiff(
         old=old.ref,
         new=new.ref,
         contract=diff_contract(old.facts, new.facts),
-        opsets=_changed(old_opsets, new_opsets, None),
-        ops=_changed(old.facts.get("ops", {}), new.facts.get("ops", {}), 0),
-        metadata=_changed(old.facts.get("metadata", {}), new.facts.get("metadata", {}), None),
+        opsets=_changed(old.facts.opset_versions, new.facts.opset_versions, None),
+        ops=_changed(old.facts.ops, new.facts.ops, 0),
+        metadata=_changed(old.facts.metadata, new.facts.metadata, None),
         file_size=(old.file_size, new.file_size),
-        param_count=(old.facts.get("param_count", 0), new.facts.get("param_count", 0)),
+        param_count=(old.facts.param_count, new.facts.param_count),
     )

@@ -12,29 +12,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from modeldesk.models.model_facts import ModelFacts, ValueInfo, format_dim, format_shape
+
 __all__ = ["ContractChange", "diff_contract", "format_dim", "format_io", "format_shape"]
 
 
-def format_dim(dim: int | str | None) -> str:
-    """A dim as users read it: the number, the symbolic name verbatim, or ``?``."""
-    return "?" if dim is None else str(dim)
-
-
-def format_shape(shape: list[int | str | None] | None) -> str:
-    """``1×3×?×?``; ``scalar`` for rank 0; ``?`` when the rank is unknown."""
-    if shape is None:
-        return "?"
-    if not shape:
-        return "scalar"
-    return "×".join(format_dim(dim) for dim in shape)
-
-
-def format_io(value: dict[str, Any]) -> str:
+def format_io(value: ValueInfo) -> str:
     """One input or output as ``name: dtype[shape]``."""
-    if value.get("kind") in ("tensor", "sparse_tensor"):
-        prefix = "sparse " if value["kind"] == "sparse_tensor" else ""
-        return f"{value['name']}: {prefix}{value['dtype']}[{format_shape(value.get('shape'))}]"
-    return f"{value['name']}: {value['dtype']}"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -73,18 +58,18 @@ def _dim_change(side: str, axis: int, old: Any, new: Any) -> tuple[bool, str] | 
     return False, f"{label} (now always {new})"
 
 
-def _compare(side: str, old: dict[str, Any], new: dict[str, Any]) -> list[ContractChange]:
-    name = old["name"]
+def _compare(side: str, old: ValueInfo, new: ValueInfo) -> list[ContractChange]:
+    name = old.name
     before, after = format_io(old), format_io(new)
 
     def change(kind: str, breaking: bool, reason: str) -> ContractChange:
         return ContractChange(side, name, kind, before, after, breaking, reason)
 
-    if old.get("kind") != new.get("kind"):
-        return [change("kind", True, f"{old.get('kind')} -> {new.get('kind')}")]
-    if old.get("dtype") != new.get("dtype"):
-        return [change("dtype", True, f"element type {old['dtype']} -> {new['dtype']}")]
-    old_shape, new_shape = old.get("shape"), new.get("shape")
+    if old.kind != new.kind:
+        return [change("kind", True, f"{old.kind} -> {new.kind}")]
+    if old.dtype != new.dtype:
+        return [change("dtype", True, f"element type {old.dtype} -> {new.dtype}")]
+    old_shape, new_shape = old.shape, new.shape
     if old_shape == new_shape:
         return []
     if old_shape is None or new_shape is None:
@@ -103,12 +88,16 @@ def _compare(side: str, old: dict[str, Any], new: dict[str, Any]) -> list[Contra
     return changes
 
 
-def diff_contract(old_facts: dict[str, Any], new_facts: dict[str, Any]) -> list[ContractChange]:
+def diff_contract(old_facts: ModelFacts, new_facts: ModelFacts) -> list[ContractChange]:
     """Every input/output added, removed or changed from ``old_facts`` to ``new_facts``."""
     changes: list[ContractChange] = []
-    for side, key in (("input", "inputs"), ("output", "outputs")):
-        old = {value["name"]: value for value in old_facts.get(key, [])}
-        new = {value["name"]: value for value in new_facts.get(key, [])}
+    sides = (
+        ("input", old_facts.inputs, new_facts.inputs),
+        ("output", old_facts.outputs, new_facts.outputs),
+    )
+    for side, old_values, new_values in sides:
+        old = {value.name: value for value in old_values}
+        new = {value.name: value for value in new_values}
         for name, value in old.items():
             if name not in new:
                 reason = "callers send it" if side == "input" else "callers may read it"

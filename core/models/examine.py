@@ -18,12 +18,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import core
-from core.errors import Cancelled, ModelFileError
-from core.models._examine_child import PARENT_ENV
-from core.progress import ProgressCallback, no_progress
+from modeldesk.errors import Cancelled, ModelFileError
+from modeldesk.models._examine_child import PARENT_ENV
+from modeldesk.models.model_facts import ModelFacts
+from modeldesk.progress import ProgressCallback, no_progress
 
 __all__ = ["MAX_MODEL_FILE_BYTES", "examine_model", "examine_timeout", "sniff_model_file"]
 
@@ -87,14 +86,12 @@ def _child_command(model: Path, result: Path) -> list[str]:
     # A frozen app has no Python to run "-m" with: it examines through a hidden command.
     if getattr(sys, "frozen", False):
         return [sys.executable, "_examine", str(model), str(result)]
-    return [sys.executable, "-m", "core.models._examine_child", str(model), str(result)]
+    return [sys.executable, "-m", "modeldesk.models._examine_child", str(model), str(result)]
 
 
 def _child_env() -> dict[str, str]:
+    # The child is this interpreter, so it imports the same installed `modeldesk`.
     env = dict(os.environ)
-    # Make the child find this very `core` package, installed or not.
-    source_root = str(Path(core.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
     env["OMP_NUM_THREADS"] = "1"
     env[PARENT_ENV] = str(os.getpid())  # the child ends itself if this process dies
     return env
@@ -115,7 +112,7 @@ def examine_model(
     cancel: threading.Event | None = None,
     child_command: Callable[[Path, Path], list[str]] | None = None,
     scratch: Path | None = None,
-) -> dict[str, Any]:
+) -> ModelFacts:
     """Examine an ONNX file in a child process and return its facts.
 
     Raises ``ModelFileError`` naming the file and the problem, ``Cancelled``
@@ -142,7 +139,7 @@ def _examine(
     progress: ProgressCallback,
     cancel: threading.Event | None,
     child_command: Callable[[Path, Path], list[str]] | None,
-) -> dict[str, Any]:
+) -> ModelFacts:
     limit = examine_timeout(size) if timeout is None else timeout
     progress(0, 1, f"examining {path.name}")
     result_path = scratch / "result.json"
@@ -186,6 +183,4 @@ def _examine(
     progress(1, 1, f"examined {path.name}")
     if not result["ok"]:
         raise ModelFileError(result["error"])
-    facts: dict[str, Any] = result["facts"]
-    facts["file_size"] = size
-    return facts
+    return ModelFacts.from_dict({**result["facts"], "file_size": size})

@@ -1,7 +1,7 @@
 """What an ONNX file says about itself: I/O, opsets, ops, parameters, metadata.
 
 This module parses untrusted files with onnx's native code, so it is meant to
-run inside the examination child process (see ``core.models.examine``), never
+run inside the examination child process (see ``modeldesk.models.examine``), never
 in the caller's process.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import onnx
 
-from core.errors import ModelFileError
+from modeldesk.errors import ModelFileError
 
 __all__ = [
     "check_external_data",

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from core.datasets.registry import DatasetVersion
-from core.errors import BadInputError
+from modeldesk.datasets.registry import DatasetVersion
+from modeldesk.errors import BadInputError
+from modeldesk.models.model_facts import ValueInfo
 
 __all__ = ["FeatureMapping", "resolve_feature_mapping"]
 
@@ -27,24 +27,24 @@ class FeatureMapping:
     binding: str  # "axis" or "inputs"
 
 
-def _tensor_inputs(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [item for item in inputs if item.get("kind") == "tensor"]
+def _tensor_inputs(inputs: list[ValueInfo]) -> list[ValueInfo]:
+    return [item for item in inputs if item.is_tensor]
 
 
-def _check_axis_width(model_input: dict[str, Any], columns: list[str], where: str) -> None:
-    shape = model_input.get("shape")
+def _check_axis_width(model_input: ValueInfo, columns: list[str], where: str) -> None:
+    shape = model_input.shape
     if not shape:
         return
     width = shape[-1]
     if isinstance(width, int) and len(shape) >= 2 and width != len(columns):
         raise BadInputError(
             f"{where}: {len(columns)} feature columns given but input "
-            f"{model_input['name']!r} takes {width} on its last axis"
+            f"{model_input.name!r} takes {width} on its last axis"
         )
 
 
 def resolve_feature_mapping(
-    inputs: list[dict[str, Any]],
+    inputs: list[ValueInfo],
     dataset: DatasetVersion | None,
     *,
     features: list[str] | None,
@@ -60,9 +60,10 @@ def resolve_feature_mapping(
     tensors = _tensor_inputs(inputs)
     where = str(model_file)
     columns = [column.name for column in dataset.columns] if dataset else None
+    dataset_ref = dataset.ref if dataset else ""
     label = label if label is not None else (dataset.label if dataset else None)
     if label is not None and columns is not None and label not in columns:
-        raise BadInputError(f"--label {label!r}: not a column of dataset {dataset.ref}")
+        raise BadInputError(f"--label {label!r}: not a column of dataset {dataset_ref}")
 
     if features is not None:
         if not features:
@@ -76,9 +77,9 @@ def resolve_feature_mapping(
             missing = [name for name in features if name not in columns]
             if missing:
                 raise BadInputError(
-                    f"--features: {', '.join(map(repr, missing))} not in dataset {dataset.ref}"
+                    f"--features: {', '.join(map(repr, missing))} not in dataset {dataset_ref}"
                 )
-        input_names = [item["name"] for item in tensors]
+        input_names = [item.name for item in tensors]
         if len(tensors) == 1:
             _check_axis_width(tensors[0], features, where)
             return FeatureMapping(list(features), "axis")
@@ -91,18 +92,18 @@ def resolve_feature_mapping(
 
     if dataset is None or columns is None:
         return None
-    input_names = [item["name"] for item in tensors]
+    input_names = [item.name for item in tensors]
     if input_names and all(name in columns for name in input_names):
         return FeatureMapping(input_names, "inputs")
     if len(tensors) == 1:
         chosen = [name for name in dataset.feature_columns() if name != label]
         if not chosen:
             raise BadInputError(f"dataset {dataset.ref}: has no feature columns to feed the model")
-        shape = tensors[0].get("shape") or []
+        shape = tensors[0].shape or ()
         width = shape[-1] if shape else None
         if isinstance(width, int) and len(shape) >= 2 and width != len(chosen):
             raise BadInputError(
-                f"{where}: input {tensors[0]['name']!r} takes {width} features but dataset "
+                f"{where}: input {tensors[0].name!r} takes {width} features but dataset "
                 f"{dataset.ref} has {len(chosen)} feature columns; say which with --features"
             )
         return FeatureMapping(chosen, "axis")

@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.catalog.blobs import hash_file
-from core.catalog.maintenance import discard_unreferenced
-from core.catalog.names import VersionRef, normalise_name
-from core.catalog.records import MODEL, get_or_create_record, next_version
-from core.catalog.store import Catalog
-from core.datasets.registry import DatasetVersion, get_dataset_version
-from core.models.examine import examine_model, sniff_model_file
-from core.models.features import FeatureMapping, resolve_feature_mapping
-from core.models.registry import ModelVersion, model_version_by_id
-from core.progress import ProgressCallback, Stage, check_cancel, no_progress
+from modeldesk.catalog.blobs import hash_file
+from modeldesk.catalog.maintenance import discard_unreferenced
+from modeldesk.catalog.names import VersionRef, normalise_name
+from modeldesk.catalog.records import MODEL, get_or_create_record, next_version
+from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.registry import DatasetVersion, get_dataset_version
+from modeldesk.models.examine import examine_model, sniff_model_file
+from modeldesk.models.features import FeatureMapping, resolve_feature_mapping
+from modeldesk.models.model_facts import ModelFacts, ValueInfo
+from modeldesk.models.registry import ModelVersion, model_version_by_id
+from modeldesk.progress import ProgressCallback, Stage, check_cancel, no_progress
 
 __all__ = ["ModelImport", "import_model"]
 
@@ -31,8 +32,8 @@ class ModelImport:
     created: bool
 
 
-def _io_summary(values: list[dict[str, Any]]) -> list[str]:
-    from core.models.contract import format_io
+def _io_summary(values: list[ValueInfo]) -> list[str]:
+    from modeldesk.models.contract import format_io
 
     return [format_io(value) for value in values]
 
@@ -46,13 +47,13 @@ def _find_same_content(catalog: Catalog, name: str, sha256: str) -> list[sqlite3
 
 
 def _hash_external_files(
-    path: Path, facts: dict[str, Any], cancel: threading.Event | None
+    path: Path, facts: ModelFacts, cancel: threading.Event | None
 ) -> list[tuple[str, str, int]]:
     """(relative path, sha256, size) per external data file the examiner accepted."""
     folder = path.parent
     return [
-        (entry["path"], hash_file(folder / entry["path"], cancel=cancel), int(entry["size"]))
-        for entry in facts.get("external_data", [])
+        (entry.path, hash_file(folder / entry.path, cancel=cancel), entry.size)
+        for entry in facts.external_data
     ]
 
 
@@ -62,7 +63,7 @@ def _record_row(
     version: int,
     sha256: str,
     path: Path,
-    facts: dict[str, Any],
+    facts: ModelFacts,
     *,
     parent_id: int | None,
     trained_on: DatasetVersion | None,
@@ -85,15 +86,15 @@ def _record_row(
             version,
             sha256,
             path.name,
-            facts["file_size"],
-            facts["ir_version"],
-            " ".join(filter(None, [facts["producer_name"], facts["producer_version"]])),
-            json.dumps({item["domain"]: item["version"] for item in facts["opsets"]}),
-            facts["param_count"],
-            facts["initializer_bytes"],
-            json.dumps(_io_summary(facts["inputs"])),
-            json.dumps(_io_summary(facts["outputs"])),
-            json.dumps(facts),
+            facts.file_size,
+            facts.ir_version,
+            facts.producer,
+            json.dumps(facts.opset_versions),
+            facts.param_count,
+            facts.initializer_bytes,
+            json.dumps(_io_summary(facts.inputs)),
+            json.dumps(_io_summary(facts.outputs)),
+            json.dumps(facts.to_dict()),
             parent_id,
             trained_on.id if trained_on else None,
             label,
@@ -114,7 +115,7 @@ def _write_version(
     name: str,
     path: Path,
     sha256: str,
-    facts: dict[str, Any],
+    facts: ModelFacts,
     externals: list[tuple[str, str, int]],
     *,
     parent: int | None,
@@ -128,9 +129,7 @@ def _write_version(
 ) -> int:
     """Record the version, its external files and its audit row in one transaction."""
     with catalog.write("model.import", f"model {name}") as tx:
-        model_id = get_or_create_record(
-            tx.conn, MODEL, name, tx.at, tx.actor, task=facts.get("task")
-        )
+        model_id = get_or_create_record(tx.conn, MODEL, name, tx.at, tx.actor, task=facts.task)
         version = next_version(tx.conn, MODEL, model_id)
         version_id = _record_row(
             tx.conn,
@@ -201,7 +200,7 @@ def import_model(
 
     sha256 = hash_file(path, progress=Stage(progress, 0.0, 0.1), cancel=cancel)
     same = _find_same_content(catalog, name, sha256)
-    facts = None
+    facts: ModelFacts | None = None
     if same:
         stored = model_version_by_id(catalog, same[0]["id"])
         if not stored.external_files:
@@ -210,7 +209,7 @@ def import_model(
         externals = _hash_external_files(path, facts, cancel)
         for row in same:
             candidate = model_version_by_id(catalog, row["id"])
-            stored_files = [(f["path"], f["sha256"], f["size"]) for f in candidate.external_files]
+            stored_files = [(f.path, f.sha256, f.size) for f in candidate.external_files]
             if sorted(stored_files) == sorted(externals):
                 return ModelImport(candidate, created=False)
     if facts is None:
@@ -218,12 +217,12 @@ def import_model(
         externals = _hash_external_files(path, facts, cancel)
 
     mapping = resolve_feature_mapping(
-        facts["inputs"], dataset, features=features, label=label, model_file=path
+        facts.inputs, dataset, features=features, label=label, model_file=path
     )
     if label is None and dataset is not None:
         label = dataset.label
     if classes is None:
-        classes = _classes_from_metadata(facts) or facts.get("class_names")
+        classes = _classes_from_metadata(facts) or facts.class_names
     check_cancel(cancel, str(path))
 
     created_blobs: list[str] = []
@@ -267,16 +266,16 @@ def import_model(
 
 def _examine(
     catalog: Catalog, path: Path, progress: ProgressCallback, cancel: threading.Event | None
-) -> dict[str, Any]:
+) -> ModelFacts:
     with catalog.blobs.scratch("examine") as scratch:
         return examine_model(
             path, progress=Stage(progress, 0.1, 0.6), cancel=cancel, scratch=scratch
         )
 
 
-def _classes_from_metadata(facts: dict[str, Any]) -> list[str] | None:
+def _classes_from_metadata(facts: ModelFacts) -> list[str] | None:
     """Class names from metadata_props (``classes``, ``class_names`` or ``labels``)."""
-    metadata = facts.get("metadata", {})
+    metadata = facts.metadata
     for key in ("classes", "class_names", "labels"):
         raw = metadata.get(key)
         if not raw:

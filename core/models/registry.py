@@ -7,10 +7,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.catalog.names import VersionRef, normalise_name, parse_ref
-from core.catalog.records import DATASET, MODEL
-from core.catalog.store import Catalog
-from core.errors import BadInputError, NotFoundError
+from modeldesk.catalog.names import VersionRef, normalise_name, parse_ref
+from modeldesk.catalog.records import DATASET, MODEL
+from modeldesk.catalog.store import Catalog
+from modeldesk.errors import BadInputError, NotFoundError
+from modeldesk.models.model_facts import ModelFacts, StoredFile, ValueInfo
 
 __all__ = [
     "ModelVersion",
@@ -33,7 +34,7 @@ class ModelVersion:
     sha256: str
     file_name: str
     file_size: int
-    facts: dict[str, Any]
+    facts: ModelFacts
     parent_version: int | None
     trained_on: str | None
     label: str | None
@@ -44,7 +45,7 @@ class ModelVersion:
     description: str | None
     created_at: str
     created_by: str
-    external_files: list[dict[str, Any]] = field(default_factory=list)
+    external_files: list[StoredFile] = field(default_factory=list)
 
     @property
     def ref(self) -> str:
@@ -52,14 +53,14 @@ class ModelVersion:
         return f"{self.name}@{self.version}"
 
     @property
-    def inputs(self) -> list[dict[str, Any]]:
+    def inputs(self) -> list[ValueInfo]:
         """The model's graph inputs (name, kind, dtype, shape)."""
-        return list(self.facts.get("inputs", []))
+        return list(self.facts.inputs)
 
     @property
-    def outputs(self) -> list[dict[str, Any]]:
+    def outputs(self) -> list[ValueInfo]:
         """The model's graph outputs (name, kind, dtype, shape)."""
-        return list(self.facts.get("outputs", []))
+        return list(self.facts.outputs)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description of this version."""
@@ -80,8 +81,8 @@ class ModelVersion:
             "description": self.description,
             "created_at": self.created_at,
             "created_by": self.created_by,
-            "external_files": self.external_files,
-            "facts": self.facts,
+            "external_files": [entry.to_dict() for entry in self.external_files],
+            "facts": self.facts.to_dict(),
         }
 
 
@@ -98,7 +99,7 @@ def _version_from_row(catalog: Catalog, row: sqlite3.Row) -> ModelVersion:
         dataset_row = DATASET.version_row_by_id(catalog, row["trained_on_id"])
         trained_on = f"{dataset_row['name']}@{dataset_row['version']}"
     files = [
-        dict(file_row)
+        StoredFile(file_row["path"], file_row["sha256"], int(file_row["size"]))
         for file_row in catalog.query(
             "SELECT path, sha256, size FROM model_file WHERE model_version_id = ? ORDER BY path",
             (row["id"],),
@@ -111,7 +112,7 @@ def _version_from_row(catalog: Catalog, row: sqlite3.Row) -> ModelVersion:
         sha256=row["sha256"],
         file_name=row["file_name"],
         file_size=row["file_size"],
-        facts=json.loads(row["facts"]),
+        facts=ModelFacts.from_dict(json.loads(row["facts"])),
         parent_version=parent_version,
         trained_on=trained_on,
         label=row["label"],

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.bench.profiles import (
+from modeldesk.bench.profiles import (
     Profile,
     add_profile,
     edit_profile,
@@ -38,17 +38,17 @@ from core.bench.profiles import (
     remove_profile,
     unresolved_dims,
 )
-from core.bench.run import BenchRun, bench, history, latest_matrix, run_results
-from core.catalog.browse import list_versions
-from core.errors import BadInputError
-from core.models.registry import get_model_version
-from gui.context import AppContext
-from gui.jobs import JobError
-from gui.widgets.bench_charts import profile_tables, show_histogram, show_trend
-from gui.widgets.flow import FlowLayout
-from gui.widgets.plots import ChartFrame
-from gui.widgets.profile_editor import ProfileDialog
-from gui.widgets.table import DataTable
+from modeldesk.bench.run import BenchRun, bench, history, latest_matrix, run_results
+from modeldesk.catalog.browse import list_versions
+from modeldesk.errors import BadInputError
+from modeldesk.gui.context import AppContext
+from modeldesk.gui.jobs import JobError
+from modeldesk.gui.widgets.bench_charts import profile_tables, show_histogram, show_trend
+from modeldesk.gui.widgets.flow import FlowLayout
+from modeldesk.gui.widgets.plots import ChartFrame
+from modeldesk.gui.widgets.profile_editor import ProfileDialog
+from modeldesk.gui.widgets.table import DataTable
+from modeldesk.models.registry import get_model_version
 
 __all__ = ["BenchView"]
 

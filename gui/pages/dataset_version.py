@@ -16,18 +16,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.datasets.preview import RowPage, compare_dataset_versions, preview_rows
-from core.datasets.registry import (
+from modeldesk.datasets.preview import RowPage, compare_dataset_versions, preview_rows
+from modeldesk.datasets.registry import (
     ROLES,
     DatasetVersion,
     get_dataset_version,
     update_column,
 )
-from core.formatting import human_bytes
-from gui.context import AppContext
-from gui.jobs import JobError
-from gui.widgets.plots import BarChart
-from gui.widgets.table import DataTable
+from modeldesk.formatting import human_bytes
+from modeldesk.gui.context import AppContext
+from modeldesk.gui.jobs import JobError
+from modeldesk.gui.widgets.plots import BarChart
+from modeldesk.gui.widgets.table import DataTable
 
 __all__ = ["PAGE_ROWS", "DatasetVersionPage"]
 

@@ -18,13 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.browse import list_records, list_versions
-from core.debug.feeds import rank_datasets
-from core.debug.report import DebugReport, debug_report
-from core.models.registry import get_model_version
-from gui.context import AppContext
-from gui.widgets.plots import ChartFrame, export_plot
-from gui.widgets.table import DataTable
+from modeldesk.catalog.browse import list_records, list_versions
+from modeldesk.debug.feeds import rank_datasets
+from modeldesk.debug.report import DebugReport, debug_report
+from modeldesk.gui.context import AppContext
+from modeldesk.gui.widgets.plots import ChartFrame, export_plot
+from modeldesk.gui.widgets.table import DataTable
+from modeldesk.models.registry import get_model_version
 
 __all__ = ["DebugView", "dataset_choices"]
 

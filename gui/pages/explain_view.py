@@ -27,13 +27,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.explain.options import DEFAULT_BACKGROUND, METHODS, PERTURBATIONS
-from core.explain.views import ViewData, explain_view, view_data, waterfall
-from gui.context import AppContext
-from gui.pages.debug_view import dataset_choices
-from gui.widgets.flow import FlowLayout, labelled
-from gui.widgets.plots import BarChart
-from gui.widgets.shap_plots import BeeswarmPlot, CompareChart, DependencePlot, WaterfallPlot
+from modeldesk.explain.options import DEFAULT_BACKGROUND, METHODS, PERTURBATIONS
+from modeldesk.explain.views import ViewData, explain_view, view_data, waterfall
+from modeldesk.gui.context import AppContext
+from modeldesk.gui.pages.debug_view import dataset_choices
+from modeldesk.gui.widgets.flow import FlowLayout, labelled
+from modeldesk.gui.widgets.plots import BarChart
+from modeldesk.gui.widgets.shap_plots import (
+    BeeswarmPlot,
+    CompareChart,
+    DependencePlot,
+    WaterfallPlot,
+)
 
 __all__ = ["ExplainView"]
 
@@ -174,7 +179,7 @@ class ExplainView(QWidget):
         if confirmed:
             self._start(data_ref, self.options())
             return
-        from core.explain.run import estimate_request
+        from modeldesk.explain.run import estimate_request
 
         self.status.setText("estimating the cost…")
         self._job(
@@ -334,7 +339,7 @@ class ExplainView(QWidget):
     # -- comparing and exporting --------------------------------------------------
     def compare(self) -> None:
         """Mean |SHAP| of this version and the chosen one on the same rows."""
-        from core.explain.compare import compare_importance
+        from modeldesk.explain.compare import compare_importance
 
         other, data_ref = self.compare_with.currentText(), self.dataset.currentText()
         if not self.model_ref or not other or not data_ref:

@@ -15,12 +15,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.formatting import human_bytes
-from core.models.compare import compare_versions
-from core.models.registry import get_model_version, list_model_versions
-from gui.context import AppContext
-from gui.widgets.model_diff import ModelDiffView
-from gui.widgets.table import DataTable
+from modeldesk.formatting import human_bytes
+from modeldesk.gui.context import AppContext
+from modeldesk.gui.widgets.model_diff import ModelDiffView
+from modeldesk.gui.widgets.table import DataTable
+from modeldesk.models.compare import compare_versions
+from modeldesk.models.registry import get_model_version, list_model_versions
 
 __all__ = ["ModelPage"]
 

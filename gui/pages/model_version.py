@@ -16,20 +16,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.catalog.browse import list_versions
-from core.formatting import human_bytes
-from core.models.compare import compare_versions
-from core.models.contract import format_shape
-from core.models.registry import ModelVersion, get_model_version, update_model_version
-from gui.context import AppContext
-from gui.pages.bench_view import BenchView
-from gui.pages.debug_view import DebugView
-from gui.pages.explain_view import ExplainView
-from gui.widgets.editors import MarkdownEditor, TagEditor
-from gui.widgets.long_text import preview, preview_style, show_whole
-from gui.widgets.model_diff import ModelDiffView
-from gui.widgets.plots import BarChart
-from gui.widgets.table import DataTable
+from modeldesk.catalog.browse import list_versions
+from modeldesk.formatting import human_bytes
+from modeldesk.gui.context import AppContext
+from modeldesk.gui.pages.bench_view import BenchView
+from modeldesk.gui.pages.debug_view import DebugView
+from modeldesk.gui.pages.explain_view import ExplainView
+from modeldesk.gui.widgets.editors import MarkdownEditor, TagEditor
+from modeldesk.gui.widgets.long_text import preview, preview_style, show_whole
+from modeldesk.gui.widgets.model_diff import ModelDiffView
+from modeldesk.gui.widgets.plots import BarChart
+from modeldesk.gui.widgets.table import DataTable
+from modeldesk.models.compare import compare_versions
+from modeldesk.models.contract import format_shape
+from modeldesk.models.model_facts import ValueInfo
+from modeldesk.models.registry import ModelVersion, get_model_version, update_model_version
 
 __all__ = ["ModelVersionPage"]
 
@@ -38,9 +39,9 @@ def _link(kind: str, ref: str) -> str:
     return f"<a href='{kind}:{html.escape(ref, quote=True)}'>{html.escape(ref)}</a>"
 
 
-def _io_row(side: str, value: dict[str, Any]) -> list[str]:
-    shape = format_shape(value.get("shape")) if value.get("kind") != "sequence" else "—"
-    return [side, value["name"], value["kind"], value["dtype"], shape]
+def _io_row(side: str, value: ValueInfo) -> list[str]:
+    shape = format_shape(value.shape) if value.kind != "sequence" else "—"
+    return [side, value.name, value.kind, value.dtype, shape]
 
 
 class ModelVersionPage(QWidget):
@@ -141,22 +142,18 @@ class ModelVersionPage(QWidget):
         )
         while self.facts.rowCount():
             self.facts.removeRow(0)
-        producer = " ".join(filter(None, [facts["producer_name"], facts["producer_version"]]))
         rows = [
             ("SHA-256", version.sha256),
-            ("Producer", producer or "?"),
-            ("IR version", str(facts["ir_version"])),
-            ("Opsets", ", ".join(f"{o['domain']} {o['version']}" for o in facts["opsets"])),
-            (
-                "Parameters",
-                f"{facts['param_count']:,} ({human_bytes(facts['initializer_bytes'])})",
-            ),
+            ("Producer", facts.producer or "?"),
+            ("IR version", str(facts.ir_version)),
+            ("Opsets", ", ".join(f"{o.domain} {o.version}" for o in facts.opsets)),
+            ("Parameters", f"{facts.param_count:,} ({human_bytes(facts.initializer_bytes)})"),
             (
                 "Nodes",
-                f"{facts['node_count']:,}"
-                + (f" in {facts['subgraph_count'] + 1} graphs" if facts["subgraph_count"] else ""),
+                f"{facts.node_count:,}"
+                + (f" in {facts.subgraph_count + 1} graphs" if facts.subgraph_count else ""),
             ),
-            ("Task", facts.get("task") or "—"),
+            ("Task", facts.task or "—"),
             ("Classes", ", ".join(version.classes) if version.classes else "—"),
             ("Label", version.label or "—"),
             (
@@ -166,8 +163,8 @@ class ModelVersionPage(QWidget):
                 else "—",
             ),
         ]
-        if facts.get("runtime_error"):
-            rows.append(("ONNX Runtime", f"cannot load it: {facts['runtime_error']}"))
+        if facts.runtime_error:
+            rows.append(("ONNX Runtime", f"cannot load it: {facts.runtime_error}"))
         for label, value in rows:
             field = QLabel(html.escape(value))
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -196,14 +193,14 @@ class ModelVersionPage(QWidget):
             [_io_row("input", value) for value in version.inputs]
             + [_io_row("output", value) for value in version.outputs]
         )
-        ops = list(facts["ops"].items())
+        ops = list(facts.ops.items())
         self.op_chart.set_bars(
             [op for op, _ in ops], [count for _, count in ops], value_axis="nodes"
         )
         self.bench.set_model(version.name, version.ref)
         times = self.bench.op_times(version.ref)
         self.op_table.set_rows([[op, count, times.get(op, "")] for op, count in ops])
-        metadata = facts["metadata"].items()
+        metadata = facts.metadata.items()
         self.metadata.set_rows(
             [[key, preview(value)] for key, value in metadata],
             [preview_style(value) for _, value in metadata],
@@ -239,7 +236,7 @@ class ModelVersionPage(QWidget):
         if self.version is None:
             return
         key = self.metadata.model.rows[row][0]
-        show_whole(self, f"Metadata: {key}", [(key, self.version.facts["metadata"].get(key, ""))])
+        show_whole(self, f"Metadata: {key}", [(key, self.version.facts.metadata.get(key, ""))])
 
     def _save_tags(self, tags: dict[str, str]) -> None:
         self._update(tags=tags)

@@ -6,11 +6,11 @@ import html
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from core.catalog.browse import list_records
-from core.datasets.registry import list_dataset_versions
-from core.formatting import human_bytes
-from gui.context import AppContext
-from gui.widgets.table import DataTable
+from modeldesk.catalog.browse import list_records
+from modeldesk.datasets.registry import list_dataset_versions
+from modeldesk.formatting import human_bytes
+from modeldesk.gui.context import AppContext
+from modeldesk.gui.widgets.table import DataTable
 
 __all__ = ["CatalogPage", "DatasetPage"]
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 
-from gui.widgets.plots import ChartFrame
+from modeldesk.gui.widgets.plots import ChartFrame
 
 __all__ = ["profile_tables", "show_histogram", "show_trend"]
 

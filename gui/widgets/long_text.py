@@ -1,6 +1,6 @@
 """Long text values (a 13,000-character vocabulary in model metadata is real).
 
-Tables show a shortened one-line preview (``core.formatting.shorten``) whose tooltip
+Tables show a shortened one-line preview (``modeldesk.formatting.shorten``) whose tooltip
 says how long the value is; the whole value is one double-click away, in a dialog
 that shows it wrapped, scrollable and copyable.
 """
@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.formatting import shorten
-from gui.widgets.table import RowStyle
+from modeldesk.formatting import shorten
+from modeldesk.gui.widgets.table import RowStyle
 
 __all__ = ["PREVIEW_CHARS", "LongTextDialog", "preview", "preview_style", "show_whole"]
 

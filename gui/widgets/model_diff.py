@@ -5,9 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from core.models.compare import ModelDiff
-from gui.widgets.long_text import preview, show_whole
-from gui.widgets.table import DataTable, RowStyle
+from modeldesk.gui.widgets.long_text import preview, show_whole
+from modeldesk.gui.widgets.table import DataTable, RowStyle
+from modeldesk.models.compare import ModelDiff
 
 __all__ = ["BREAKING_COLOUR", "ModelDiffView"]
 

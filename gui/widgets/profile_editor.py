@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.bench.profiles import KINDS, OPT_LEVELS, Profile, parse_dims
+from modeldesk.bench.profiles import KINDS, OPT_LEVELS, Profile, parse_dims
 
 __all__ = ["ProfileDialog"]
 
@@ -96,7 +96,7 @@ class ProfileDialog(QDialog):
 
     def profile(self) -> Profile:
         """The profile the fields describe (raises ``BadInputError`` on a bad field)."""
-        from core.errors import BadInputError
+        from modeldesk.errors import BadInputError
 
         try:
             cores, batches = _numbers(self.cores.text()), _numbers(self.batches.text())

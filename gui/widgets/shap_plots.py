@@ -1,6 +1,6 @@
 """SHAP plots: beeswarm, dependence, waterfall and a two-version importance comparison.
 
-The data comes shaped from ``core.explain.views``; these widgets only draw it. Points are
+The data comes shaped from ``modeldesk.explain.views``; these widgets only draw it. Points are
 grouped into a few colour groups, one scatter item each with one brush, and set once:
 with hundreds of thousands of points pyqtgraph's cost is per-point Python work in
 ``setData``, not painting.
@@ -15,8 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 
-from core.explain.views import COLOUR_GROUPS, Beeswarm, Dependence, Waterfall
-from gui.widgets.plots import ChartFrame
+from modeldesk.explain.views import COLOUR_GROUPS, Beeswarm, Dependence, Waterfall
+from modeldesk.gui.widgets.plots import ChartFrame
 
 __all__ = ["BeeswarmPlot", "CompareChart", "DependencePlot", "WaterfallPlot", "group_colours"]
 

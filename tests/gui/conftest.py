@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
-from core.catalog.store import Catalog
+from modeldesk.catalog.store import Catalog
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def demo_path(built_demo: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def window(qtbot, demo_path: Path):
     """The main window open on a copy of the demo catalog."""
-    from gui.main_window import MainWindow
+    from modeldesk.gui.main_window import MainWindow
 
     main = MainWindow(Catalog.open(demo_path))
     qtbot.addWidget(main)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog.store import Catalog
+from modeldesk.catalog.store import Catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_dead_x_display_is_named_before_qt_aborts(monkeypatch, capsys):
-    from gui.app import display_problem, run_app
+    from modeldesk.gui.app import display_problem, run_app
 
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -29,7 +29,7 @@ def test_a_dead_x_display_is_named_before_qt_aborts(monkeypatch, capsys):
 
 
 def test_an_unknown_platform_plugin_lists_the_available_ones(monkeypatch):
-    from gui.app import display_problem
+    from modeldesk.gui.app import display_problem
 
     monkeypatch.setenv("QT_QPA_PLATFORM", "cocoa")
     problem = display_problem()
@@ -40,7 +40,7 @@ def test_an_unknown_platform_plugin_lists_the_available_ones(monkeypatch):
 
 
 def test_the_window_icon_comes_from_resources(qapp):
-    from gui.app import app_icon
+    from modeldesk.gui.app import app_icon
 
     icon = app_icon()
     assert not icon.isNull()
@@ -48,7 +48,7 @@ def test_the_window_icon_comes_from_resources(qapp):
 
 
 def test_exit_when_shown_opens_the_window_and_returns(qtbot, demo_path: Path):
-    from gui.app import run_app
+    from modeldesk.gui.app import run_app
 
     assert run_app(demo_path, use_demo=False, exit_when_shown=True) == 0
 
@@ -56,7 +56,7 @@ def test_exit_when_shown_opens_the_window_and_returns(qtbot, demo_path: Path):
 def test_self_test_tours_every_page_in_a_child_process(demo_path: Path, tmp_path: Path):
     shots = tmp_path / "shots"
     result = subprocess.run(
-        [sys.executable, "-m", "core.cli", "--catalog", str(demo_path), "gui",
+        [sys.executable, "-m", "modeldesk.cli", "--catalog", str(demo_path), "gui",
          "--self-test", str(shots)],
         capture_output=True, text=True, cwd=ROOT, timeout=600,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
@@ -72,7 +72,7 @@ def test_self_test_tours_every_page_in_a_child_process(demo_path: Path, tmp_path
 
 def test_self_test_fails_when_a_page_reports_an_error(qtbot, demo_path: Path, tmp_path, capsys):
     """A damaged model blob: the model page reports it, the self-test exits 1 naming it."""
-    from gui.self_test import run_self_test
+    from modeldesk.gui.self_test import run_self_test
 
     with Catalog.open(demo_path) as catalog:
         digest = catalog.query(
@@ -89,7 +89,7 @@ def test_self_test_fails_when_a_page_reports_an_error(qtbot, demo_path: Path, tm
 
 
 def test_self_test_fails_when_work_does_not_finish_in_time(qtbot, demo_path, tmp_path, capsys):
-    from gui.self_test import run_self_test
+    from modeldesk.gui.self_test import run_self_test
 
     assert run_self_test(demo_path, tmp_path / "shots", timeout_s=0.0) == 1
     assert "not done after 0 s" in capsys.readouterr().err
@@ -99,7 +99,7 @@ def test_self_test_fails_when_work_does_not_finish_in_time(qtbot, demo_path, tmp
 def test_self_test_refuses_a_catalog_it_cannot_open(qtbot, tmp_path, demo_path, capsys, catalog):
     import sqlite3
 
-    from gui.self_test import run_self_test
+    from modeldesk.gui.self_test import run_self_test
 
     path = tmp_path / "missing"
     if catalog == "newer":
@@ -116,7 +116,7 @@ def test_chart_modules_that_fail_to_import_are_reported_not_waited_for(demo_path
     blocked = (
         "import sys; sys.modules['pyqtgraph'] = None\n"  # import pyqtgraph -> ImportError
         "from pathlib import Path\n"
-        "from gui.self_test import run_self_test\n"
+        "from modeldesk.gui.self_test import run_self_test\n"
         "sys.exit(run_self_test(Path(sys.argv[1]), Path(sys.argv[2]), timeout_s=120))\n"
     )
     result = subprocess.run(

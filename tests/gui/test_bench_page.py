@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import psutil
 
-from core.bench.profiles import Profile, add_profile
-from core.bench.run import list_runs
-from gui.navigator import Selection
+from modeldesk.bench.profiles import Profile, add_profile
+from modeldesk.bench.run import list_runs
+from modeldesk.gui.navigator import Selection
 
 
 def _bench_tab(window):
@@ -85,7 +85,7 @@ def _busy_agent() -> psutil.Process | None:
 
 
 def test_profiles_are_added_edited_and_removed_from_the_tab(window, qtbot, demo_path):
-    from core.bench.profiles import get_profile
+    from modeldesk.bench.profiles import get_profile
 
     from helpers import catalog_snapshot
 
@@ -127,7 +127,7 @@ def test_profiles_are_added_edited_and_removed_from_the_tab(window, qtbot, demo_
 
 
 def test_unsized_dynamic_dims_are_asked_for_before_a_run(window, qtbot, model_file):
-    from core.models.importer import import_model
+    from modeldesk.models.importer import import_model
 
     import_model(window.context.catalog, model_file("multi_io"), name="multi")
     window.open_selection(Selection("model", "multi", 1))

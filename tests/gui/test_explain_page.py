@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 
-from core.catalog.derived import list_derived
-from core.models.registry import get_model_version
-from gui.navigator import Selection
+from modeldesk.catalog.derived import list_derived
+from modeldesk.gui.navigator import Selection
+from modeldesk.models.registry import get_model_version
 
 from helpers import catalog_snapshot, hold_mid_job
 
@@ -116,7 +116,7 @@ def test_a_bad_row_range_is_an_error_and_stores_nothing(window, qtbot, demo_path
 
 
 def test_a_long_run_asks_first_and_declining_runs_nothing(window, qtbot, monkeypatch):
-    import gui.pages.explain_view as explain_view
+    import modeldesk.gui.pages.explain_view as explain_view
 
     window.open_selection(Selection("model", "breast-cancer", 1))
     view = window.model_version_page.explain
@@ -134,7 +134,7 @@ def test_a_long_run_asks_first_and_declining_runs_nothing(window, qtbot, monkeyp
 
 
 def test_cancelling_an_explanation_stores_nothing(window, qtbot, demo_path, monkeypatch):
-    import gui.pages.explain_view as explain_view
+    import modeldesk.gui.pages.explain_view as explain_view
 
     held, reached = hold_mid_job(explain_view.explain_view)
     monkeypatch.setattr(explain_view, "explain_view", held)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from core.models.registry import get_model_version
-from gui.navigator import Selection
-from gui.widgets.model_diff import BREAKING_COLOUR
+from modeldesk.gui.navigator import Selection
+from modeldesk.gui.widgets.model_diff import BREAKING_COLOUR
+from modeldesk.models.registry import get_model_version
 
 
 def _names(window, group_row: int) -> list[str]:
@@ -40,7 +40,7 @@ def test_model_version_page(window, qtbot):
         ["output", "label", "tensor", "int64", "?"],
         ["output", "probabilities", "tensor", "float32", "?×2"],
     ]
-    ops = page.version.facts["ops"]
+    ops = page.version.facts.ops
     assert page.op_chart.bar_count == len(ops)
     assert page.op_chart.labels == list(ops)
     assert "breast-cancer-train@1" in page.lineage.text()
@@ -71,7 +71,7 @@ def test_changes_tab_compares_with_the_parent(window):
 
 
 def test_breaking_changes_are_highlighted(window, qtbot, model_file):
-    from core.models.importer import import_model
+    from modeldesk.models.importer import import_model
 
     import_model(window.catalog, model_file(name="a.onnx", features=4), name="m")
     import_model(window.catalog, model_file(name="b.onnx", features=5), name="m", parent=1)
@@ -196,8 +196,8 @@ def test_long_metadata_is_a_short_cell_with_the_whole_value_a_double_click_away(
 ):
     from PySide6.QtGui import QGuiApplication
 
-    from core.models.importer import import_model
-    from gui.widgets.long_text import LongTextDialog
+    from modeldesk.gui.widgets.long_text import LongTextDialog
+    from modeldesk.models.importer import import_model
 
     import onnx_factory
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from gui.widgets.plots import BarChart
-from gui.widgets.table import DataTable
+from modeldesk.gui.widgets.plots import BarChart
+from modeldesk.gui.widgets.table import DataTable
 
 
 def test_tables_sort_numbers_as_numbers_filter_and_copy(qtbot, tmp_path):
@@ -44,8 +44,8 @@ def test_plots_export_png_and_svg(qtbot, tmp_path):
 
 
 def test_the_catalog_is_chosen_explicit_then_last_then_demo(tmp_path, demo_path):
-    from gui.app import demo_catalog_path, pick_catalog
-    from gui.settings import remember_catalog
+    from modeldesk.gui.app import demo_catalog_path, pick_catalog
+    from modeldesk.gui.settings import remember_catalog
 
     explicit = tmp_path / "explicit"
     assert pick_catalog(explicit, use_demo=False) == explicit
@@ -56,7 +56,7 @@ def test_the_catalog_is_chosen_explicit_then_last_then_demo(tmp_path, demo_path)
 
 
 def test_no_display_is_a_clear_error(monkeypatch, capsys):
-    from gui.app import run_app
+    from modeldesk.gui.app import run_app
 
     for variable in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(variable, raising=False)
@@ -66,7 +66,7 @@ def test_no_display_is_a_clear_error(monkeypatch, capsys):
 
 
 def test_screenshots_of_every_page(qtbot, demo_path, tmp_path):
-    from gui.screenshots import take_screenshots
+    from modeldesk.gui.screenshots import take_screenshots
 
     saved = take_screenshots(demo_path, tmp_path / "shots")
     names = {path.stem for path in saved}
@@ -86,9 +86,9 @@ def test_screenshots_of_every_page(qtbot, demo_path, tmp_path):
 
 
 def test_demo_catalog_contents(demo_path: Path):
-    from core.catalog.maintenance import check_catalog
-    from core.catalog.store import Catalog
-    from core.models.registry import get_model_version, list_model_versions
+    from modeldesk.catalog.maintenance import check_catalog
+    from modeldesk.catalog.store import Catalog
+    from modeldesk.models.registry import get_model_version, list_model_versions
 
     with Catalog.open(demo_path) as catalog:
         assert check_catalog(catalog).ok
@@ -106,15 +106,15 @@ def test_demo_catalog_contents(demo_path: Path):
         latest = get_model_version(catalog, "breast-cancer@3")
         assert (latest.parent_version, latest.trained_on) == (2, "breast-cancer-train@2")
         assert latest.classes == ["malignant", "benign"]
-        assert "ai.onnx.ml.TreeEnsembleClassifier" in latest.facts["ops"]
-        assert get_model_version(catalog, "digits@2").facts["ops"].get("MatMul")
+        assert "ai.onnx.ml.TreeEnsembleClassifier" in latest.facts.ops
+        assert get_model_version(catalog, "digits@2").facts.ops.get("MatMul")
         assert len(latest.features) == 30 and latest.label == "diagnosis"
 
 
 def test_the_palette_follows_the_system_colour_scheme(qapp):
     from PySide6.QtGui import QGuiApplication, QPalette
 
-    from gui.theme import apply_theme
+    from modeldesk.gui.theme import apply_theme
 
     # The offscreen platform has no colour scheme of its own, so the test sends the
     # change notification a desktop would send.
@@ -127,11 +127,11 @@ def test_the_palette_follows_the_system_colour_scheme(qapp):
 
 
 def test_first_start_builds_the_demo_catalog_without_blocking(qtbot, tmp_path, monkeypatch):
-    import gui.app
+    import modeldesk.gui.app
 
     target = tmp_path / "first-start-demo"
-    monkeypatch.setattr(gui.app, "demo_catalog_path", lambda: target)
-    launcher = gui.app.Launcher(gui.app.pick_catalog(None, use_demo=True))
+    monkeypatch.setattr(modeldesk.gui.app, "demo_catalog_path", lambda: target)
+    launcher = modeldesk.gui.app.Launcher(modeldesk.gui.app.pick_catalog(None, use_demo=True))
     assert launcher.start()
     assert launcher.window is None and launcher.progress.isVisible()
     qtbot.waitUntil(lambda: launcher.window is not None, timeout=60_000)
@@ -149,7 +149,7 @@ def test_jobs_run_below_the_gui_threads_priority(qtbot):
 
     import pytest
 
-    from gui.jobs import JOB_NICENESS, JobRunner
+    from modeldesk.gui.jobs import JOB_NICENESS, JobRunner
 
     if not sys.platform.startswith("linux"):
         pytest.skip("per-thread nice values are a Linux feature")

@@ -8,8 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
-from gui.import_dialog import ImportRequest, default_name
-from gui.navigator import Selection
+from modeldesk.gui.import_dialog import ImportRequest, default_name
+from modeldesk.gui.navigator import Selection
 
 from helpers import catalog_snapshot, hold_mid_job
 
@@ -70,7 +70,7 @@ def test_drag_and_drop_imports_a_model_and_a_csv(window, qtbot, model_file, csv_
     qtbot.waitUntil(lambda: not window.runner.active, timeout=30_000)
     assert window.navigator.model.find(Selection("model", "pricing", 1)).isValid()
     assert window.navigator.model.find(Selection("dataset", "pricing-data", 1)).isValid()
-    from core.datasets.registry import get_dataset_version
+    from modeldesk.datasets.registry import get_dataset_version
 
     assert get_dataset_version(window.catalog, "pricing-data@1").label == "price"
 
@@ -100,12 +100,12 @@ def test_an_unsupported_file_is_refused_with_a_message(window, qtbot, tmp_path):
 def test_cancelling_a_running_import_leaves_nothing_behind(
     window, qtbot, tmp_path, demo_path, monkeypatch
 ):
-    import gui.importer
+    import modeldesk.gui.importer
 
     path = _big_csv(tmp_path / "big.csv", 100_000)
     before = catalog_snapshot(demo_path)
-    held, reached = hold_mid_job(gui.importer.import_dataset)
-    monkeypatch.setattr(gui.importer, "import_dataset", held)
+    held, reached = hold_mid_job(modeldesk.gui.importer.import_dataset)
+    monkeypatch.setattr(modeldesk.gui.importer, "import_dataset", held)
     window.importer.start(ImportRequest("dataset", path, "big"))
     qtbot.waitUntil(reached.is_set, timeout=60_000)  # the import is mid-way, and waits
     qtbot.waitUntil(window.job_status.isVisible, timeout=60_000)
@@ -122,14 +122,14 @@ def test_the_gui_thread_keeps_beating_during_a_long_import(window, qtbot, tmp_pa
     thread has beaten once more since the previous report. If the import ran on the GUI
     thread (or blocked it), no beat could come and the import would never finish.
     """
-    import gui.importer
+    import modeldesk.gui.importer
 
     path = _big_csv(tmp_path / "long.csv", 100_000)
     beats = [0]
     changed = threading.Condition()
     gui_thread = threading.get_ident()
     seen: dict[str, object] = {"reports": 0, "threads": set(), "stalled": False}
-    real_import = gui.importer.import_dataset
+    real_import = modeldesk.gui.importer.import_dataset
 
     def beat() -> None:
         with changed:
@@ -149,7 +149,7 @@ def test_the_gui_thread_keeps_beating_during_a_long_import(window, qtbot, tmp_pa
 
         return real_import(catalog, progress=report, cancel=cancel, **options)
 
-    monkeypatch.setattr(gui.importer, "import_dataset", import_interleaved_with_beats)
+    monkeypatch.setattr(modeldesk.gui.importer, "import_dataset", import_interleaved_with_beats)
     heartbeat = QTimer()
     heartbeat.setInterval(10)
     heartbeat.timeout.connect(beat)
@@ -167,9 +167,9 @@ def test_the_gui_thread_keeps_beating_during_a_long_import(window, qtbot, tmp_pa
 
 
 def test_window_state_and_selection_are_remembered(qtbot, demo_path):
-    from core.catalog.store import Catalog
-    from gui.main_window import MainWindow
-    from gui.settings import last_catalog, recent_catalogs
+    from modeldesk.catalog.store import Catalog
+    from modeldesk.gui.main_window import MainWindow
+    from modeldesk.gui.settings import last_catalog, recent_catalogs
 
     first = MainWindow(Catalog.open(demo_path))
     qtbot.addWidget(first)
@@ -215,7 +215,7 @@ def test_a_blob_failing_its_hash_check_goes_to_the_notification_area(window, qtb
 
 
 def test_errors_are_logged_to_a_file(window, qtbot, tmp_path):
-    from gui.errors import gui_log_path
+    from modeldesk.gui.errors import gui_log_path
 
     window.importer.ask([tmp_path / "nothing.xyz"])
     assert "nothing.xyz" in gui_log_path().read_text(encoding="utf-8")

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from targets import Targets  # noqa: E402  (beside this script)
 
@@ -109,8 +108,7 @@ def bare_p50(path: Path, iterations: int) -> float:
 SAME_PROCESS = """
 import statistics, sys, time
 from pathlib import Path
-sys.path.insert(0, sys.argv[4])
-from core.bench import agent
+from modeldesk.bench import agent
 path, iterations, rounds = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 settings = agent._settings({"intra_threads": 1, "inter_threads": 1, "warmup": 50,
                             "iterations": iterations, "profile": False})
@@ -138,7 +136,7 @@ def same_process(path: Path, iterations: int, rounds: int) -> tuple[float, float
     import subprocess
 
     done = subprocess.run(
-        [sys.executable, "-c", SAME_PROCESS, str(path), str(iterations), str(rounds), str(ROOT)],
+        [sys.executable, "-c", SAME_PROCESS, str(path), str(iterations), str(rounds)],
         capture_output=True,
         text=True,
         check=True,
@@ -160,7 +158,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=41)
     args = parser.parse_args()
 
-    from core.bench.client import AgentClient, local_command
+    from modeldesk.bench.client import AgentClient, local_command
 
     targets = Targets()
     with tempfile.TemporaryDirectory() as folder:

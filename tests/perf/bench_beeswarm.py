@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from targets import Targets  # noqa: E402  (beside this script)
+from targets import Targets
 
 DRAW_TARGET_S = 1.0
 
 
 def synthetic(rows: int, features: int):
     """An explanation with realistic spreads (values scale with the feature's rank)."""
-    from core.explain.result import Explanation
+    from modeldesk.explain.result import Explanation
 
     rng = np.random.default_rng(0)
     data = rng.normal(size=(rows, features))
@@ -61,8 +55,8 @@ def main() -> None:
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
-    from core.explain.views import beeswarm
-    from gui.widgets.shap_plots import BeeswarmPlot, group_colours
+    from modeldesk.explain.views import beeswarm
+    from modeldesk.gui.widgets.shap_plots import BeeswarmPlot, group_colours
 
     app = QApplication.instance() or QApplication([])
     explanation = synthetic(args.rows, args.features)

@@ -22,17 +22,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from targets import Targets  # noqa: E402  (beside this script)
+from targets import Targets
 
 
 def train(rows: int, trees: int, features: int = 30):
@@ -60,8 +55,8 @@ def time_native(native, x: np.ndarray) -> float:
 
 
 def time_ours(proto, x: np.ndarray) -> tuple[float, np.ndarray]:
-    from core.explain.tree_shap import tree_shap_values
-    from core.explain.trees import find_tree_ensemble
+    from modeldesk.explain.tree_shap import tree_shap_values
+    from modeldesk.explain.trees import find_tree_ensemble
 
     started = time.perf_counter()
     ensemble = find_tree_ensemble(proto)
@@ -94,9 +89,9 @@ def lgbm_catalog(proto, x: np.ndarray):
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    from core.catalog.store import Catalog
-    from core.datasets.importer import import_dataset
-    from core.models.importer import import_model
+    from modeldesk.catalog.store import Catalog
+    from modeldesk.datasets.importer import import_dataset
+    from modeldesk.models.importer import import_model
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -111,7 +106,7 @@ def lgbm_catalog(proto, x: np.ndarray):
 
 def ort_share(proto, x: np.ndarray, rows: int) -> tuple[float, float, float]:
     """(wall s, ORT s, share) of ``explain --method permutation`` on a real catalog."""
-    from core.explain.run import explain
+    from modeldesk.explain.run import explain
 
     with lgbm_catalog(proto, x) as catalog:
         explain(catalog, "lgbm@1", "rows@1", rows="0:1", method="permutation")  # warm-up
@@ -124,7 +119,7 @@ def ort_share(proto, x: np.ndarray, rows: int) -> tuple[float, float, float]:
 def additivity_cost(proto, x: np.ndarray, repeats: int) -> tuple[float, float]:
     """Median seconds of a tree ``explain`` of 500 rows with and without the check
     that the values add up to ONNX Runtime's margin (fresh seeds: nothing cached)."""
-    import core.explain.run as run
+    import modeldesk.explain.run as run
 
     checked, unchecked = [], []
     real = run.check_additivity

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -44,7 +43,7 @@ import sys
 from pathlib import Path
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from gui.app import Launcher
+from modeldesk.gui.app import Launcher
 launcher = Launcher(Path(sys.argv[1]))
 assert launcher.start()
 app.processEvents()
@@ -72,9 +71,9 @@ def time_start(code: str, args: list[str], env: dict[str, str], repeats: int) ->
 
 def bench_start(repeats: int, targets: Targets) -> None:
     """Cold start of the app against a bare Qt window."""
-    from core.demo import build_demo_catalog
+    from modeldesk.demo import build_demo_catalog
 
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     with tempfile.TemporaryDirectory(prefix="modeldesk-bench-") as folder:
         demo = build_demo_catalog(Path(folder) / "demo")
         env["XDG_CONFIG_HOME"] = str(Path(folder) / "config")  # fresh settings
@@ -93,9 +92,9 @@ def bench_navigator(versions: int, repeats: int, targets: Targets) -> None:
     from bench_model_list import build_catalog
     from PySide6.QtWidgets import QApplication
 
-    from core.catalog.browse import list_records, list_versions
-    from core.catalog.store import Catalog
-    from gui.navigator import CatalogTreeModel, NavigatorWidget
+    from modeldesk.catalog.browse import list_records, list_versions
+    from modeldesk.catalog.store import Catalog
+    from modeldesk.gui.navigator import CatalogTreeModel, NavigatorWidget
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory(prefix="modeldesk-bench-") as folder:

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from targets import Targets  # noqa: E402  (beside this script)
 
@@ -55,8 +54,8 @@ def baseline(csv_path: Path, out: Path) -> int:
 
 def modeldesk_import(csv_path: Path, catalog_path: Path, name: str) -> None:
     """ModelDesk's import of the same file into a catalog."""
-    from core.catalog.store import Catalog
-    from core.datasets.importer import import_dataset
+    from modeldesk.catalog.store import Catalog
+    from modeldesk.datasets.importer import import_dataset
 
     with Catalog.open(catalog_path) as catalog:
         import_dataset(catalog, csv_path, name=name)
@@ -73,13 +72,12 @@ def status(field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
 
-sys.path.insert(0, {root!r})
 from pathlib import Path
 import pyarrow, pyarrow.csv, pyarrow.parquet, pyarrow.compute, numpy
 sys.path.insert(0, {perf!r})
 import bench_import_csv as bench
-from core.catalog.store import Catalog
-import core.datasets.registry, core.datasets.reader, core.datasets.stats
+from modeldesk.catalog.store import Catalog
+import modeldesk.datasets.registry, modeldesk.datasets.reader, modeldesk.datasets.stats
 before = status("VmRSS")
 if {mode!r} == "baseline":
     bench.baseline(Path({csv!r}), Path({out!r}))
@@ -92,12 +90,11 @@ print(json.dumps({{"before_kb": before, "peak_kb": after}}))
 
 def peak_growth(mode: str, csv_path: Path, scratch: Path) -> int:
     """Peak RSS growth (bytes) of a fresh process doing one import."""
-    from core.catalog.store import Catalog
+    from modeldesk.catalog.store import Catalog
 
     catalog = scratch / f"mem-{mode}-{time.monotonic_ns()}"
     Catalog.init(catalog).close()
     code = CHILD.format(
-        root=str(ROOT),
         perf=str(Path(__file__).parent),
         mode=mode,
         csv=str(csv_path),
@@ -119,7 +116,7 @@ def main() -> None:
     options = parser.parse_args()
     targets = Targets()
 
-    from core.catalog.store import Catalog
+    from modeldesk.catalog.store import Catalog
 
     with tempfile.TemporaryDirectory(prefix="modeldesk-bench-") as folder:
         scratch = Path(folder)

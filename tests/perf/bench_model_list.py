@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from targets import Targets  # noqa: E402  (beside this script)
 
@@ -36,10 +35,10 @@ def build_catalog(path: Path, versions: int) -> None:
     The model is examined once; its facts and blob are reused for every
     version, inserted in one transaction, as a bulk import would.
     """
-    from core.catalog.records import MODEL, get_or_create_record, next_version
-    from core.catalog.store import Catalog
-    from core.models.examine import examine_model
-    from core.models.importer import _record_row
+    from modeldesk.catalog.records import MODEL, get_or_create_record, next_version
+    from modeldesk.catalog.store import Catalog
+    from modeldesk.models.examine import examine_model
+    from modeldesk.models.importer import _record_row
 
     import onnx_factory
 
@@ -91,10 +90,10 @@ def main() -> None:
     options = parser.parse_args()
     targets = Targets()
 
-    from core.catalog.names import VersionRef
-    from core.catalog.records import MODEL
-    from core.catalog.store import Catalog
-    from core.models.registry import get_model_version
+    from modeldesk.catalog.names import VersionRef
+    from modeldesk.catalog.records import MODEL
+    from modeldesk.catalog.store import Catalog
+    from modeldesk.models.registry import get_model_version
 
     with tempfile.TemporaryDirectory(prefix="modeldesk-bench-") as folder:
         catalog_path = Path(folder) / "catalog"
@@ -105,7 +104,7 @@ def main() -> None:
         env = {**os.environ, "MODELDESK_CATALOG": str(catalog_path)}
         bare, _ = time_command([sys.executable, "-c", "pass"], env, options.repeats)
         listed, output = time_command(
-            [sys.executable, "-m", "core.cli", "model", "list", "--json"], env, options.repeats
+            [sys.executable, "-m", "modeldesk.cli", "model", "list", "--json"], env, options.repeats
         )
         rows = json.loads(output)
         assert len(rows) == options.versions, len(rows)

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from core.cli.output import echo_json, echo_table, progress_bar
-from core.cli.state import EXIT_CHECK_FAILED, CliState, json_option
+from modeldesk.cli.output import echo_json, echo_table, progress_bar
+from modeldesk.cli.state import EXIT_CHECK_FAILED, CliState, json_option
 
 
 def _numbers(text: str | None) -> tuple[int, ...] | None:
@@ -68,7 +68,7 @@ def _profile_options(function: Any) -> Any:
 
 def _changes(options: dict[str, Any]) -> dict[str, Any]:
     """Profile fields from command-line options (only those given)."""
-    from core.bench.profiles import parse_dims
+    from modeldesk.bench.profiles import parse_dims
 
     changes = {key: value for key, value in options.items() if value is not None}
     for key in ("cores", "batch_sizes"):
@@ -96,7 +96,7 @@ def profile() -> None:
 @click.pass_obj
 def profile_add(state: CliState, name: str, as_json: bool, **options: Any) -> None:
     """Add profile NAME (--kind local, the default, or ssh with --host)."""
-    from core.bench.profiles import Profile, add_profile
+    from modeldesk.bench.profiles import Profile, add_profile
 
     changes = _changes(options)
     changes.setdefault("kind", "local")
@@ -114,7 +114,7 @@ def profile_add(state: CliState, name: str, as_json: bool, **options: Any) -> No
 @click.pass_obj
 def profile_edit(state: CliState, name: str, as_json: bool, **options: Any) -> None:
     """Change the given fields of profile NAME."""
-    from core.bench.profiles import edit_profile
+    from modeldesk.bench.profiles import edit_profile
 
     edited = edit_profile(state.catalog(), name, **_changes(options))
     if as_json:
@@ -128,7 +128,7 @@ def profile_edit(state: CliState, name: str, as_json: bool, **options: Any) -> N
 @click.pass_obj
 def profile_list(state: CliState, as_json: bool) -> None:
     """List the profiles, built-in ones first."""
-    from core.bench.profiles import list_profiles
+    from modeldesk.bench.profiles import list_profiles
 
     profiles = list_profiles(state.catalog())
     if as_json:
@@ -157,7 +157,7 @@ def profile_list(state: CliState, as_json: bool) -> None:
 @click.pass_obj
 def profile_show(state: CliState, name: str, as_json: bool) -> None:
     """Show every field of profile NAME."""
-    from core.bench.profiles import get_profile
+    from modeldesk.bench.profiles import get_profile
 
     found = get_profile(state.catalog(), name).to_dict()
     if as_json:
@@ -184,7 +184,7 @@ def profile_calibrate(
     state: CliState, name: str, references: tuple[str, ...], iterations: int | None, as_json: bool
 ) -> None:
     """Measure NAME's device against this machine on reference models; store the ratio."""
-    from core.bench.calibrate import calibrate
+    from modeldesk.bench.calibrate import calibrate
 
     with progress_bar(f"calibrating {name}") as progress:
         result = calibrate(state.catalog(), name, list(references), iterations=iterations,
@@ -210,7 +210,7 @@ def profile_calibrate(
 @click.pass_obj
 def profile_remove(state: CliState, name: str) -> None:
     """Remove profile NAME (its past runs keep their settings)."""
-    from core.bench.profiles import remove_profile
+    from modeldesk.bench.profiles import remove_profile
 
     remove_profile(state.catalog(), name)
     click.echo(f"removed profile {name}")
@@ -235,8 +235,8 @@ def bench_command(
     as_json: bool,
 ) -> int:
     """Benchmark MODEL@V under each profile; exit 1 when a budget is exceeded or a run fails."""
-    from core.bench.profiles import parse_dims
-    from core.bench.run import bench
+    from modeldesk.bench.profiles import parse_dims
+    from modeldesk.bench.run import bench
 
     dims, axis_dims = parse_dims(list(dim_values))
     with progress_bar(f"benchmarking {model_ref}") as progress:
@@ -288,7 +288,7 @@ def agent_install(state: CliState, profile_name: str) -> None:
     The profile remembers where it went and its hash: bench then runs that copy (checked
     on the device first) instead of sending the agent's source each time.
     """
-    from core.bench.ssh import install_agent_for
+    from modeldesk.bench.ssh import install_agent_for
 
     profile = install_agent_for(state.catalog(), profile_name)
     click.echo(f"installed the agent at {profile.host}:{profile.agent_path}")
@@ -299,7 +299,7 @@ def agent_install(state: CliState, profile_name: str) -> None:
 @click.option("--cores", metavar="0,1", help="CPU cores the agent pins itself to.")
 def agent_serve(cache: str | None, cores: str | None) -> int:
     """Run the agent on stdin/stdout here (what a frozen app starts instead of agent.py)."""
-    from core.bench.agent import main as agent_main
+    from modeldesk.bench.agent import main as agent_main
 
     arguments = (["--cache", cache] if cache else []) + (["--cores", cores] if cores else [])
     return agent_main(arguments)

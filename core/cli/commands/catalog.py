@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from core.catalog.store import Catalog
-from core.cli.output import echo_json, echo_table, human_bytes, progress_bar
-from core.cli.state import EXIT_CHECK_FAILED, CliState, json_option
+from modeldesk.catalog.store import Catalog
+from modeldesk.cli.output import echo_json, echo_table, human_bytes, progress_bar
+from modeldesk.cli.state import EXIT_CHECK_FAILED, CliState, json_option
 
 
 @click.group()
@@ -29,7 +29,7 @@ def catalog_init(path: Path) -> None:
 @click.pass_obj
 def catalog_check(state: CliState, as_json: bool) -> int:
     """Check the database, every blob's hash and the audit chain; exit 1 if anything is wrong."""
-    from core.catalog.maintenance import check_catalog
+    from modeldesk.catalog.maintenance import check_catalog
 
     target = state.catalog()
     with progress_bar("checking") as progress:
@@ -67,7 +67,7 @@ def catalog_backup(state: CliState, destination: Path, as_json: bool) -> None:
     The database is copied with SQLite's online backup, then the blobs it names (each
     verified), and the copy must pass 'catalog check' before it appears at DEST.
     """
-    from core.catalog.backup import backup_catalog
+    from modeldesk.catalog.backup import backup_catalog
 
     with progress_bar("backing up") as progress:
         report = backup_catalog(state.catalog(), destination, progress=progress)
@@ -92,7 +92,7 @@ def catalog_backup(state: CliState, destination: Path, as_json: bool) -> None:
 @click.pass_obj
 def catalog_gc(state: CliState, as_json: bool) -> None:
     """Remove blobs that no record names and leftovers of interrupted writes."""
-    from core.catalog.maintenance import collect_garbage
+    from modeldesk.catalog.maintenance import collect_garbage
 
     report = collect_garbage(state.catalog())
     if as_json:
@@ -120,7 +120,7 @@ def audit() -> None:
 @click.pass_obj
 def audit_verify(state: CliState, as_json: bool) -> int:
     """Verify that every audit row chains to the one before it; exit 1 if not."""
-    from core.catalog.audit import audit_row_count, verify_chain
+    from modeldesk.catalog.audit import audit_row_count, verify_chain
 
     target = state.catalog()
     problems = verify_chain(target.conn)
@@ -141,7 +141,7 @@ def audit_verify(state: CliState, as_json: bool) -> int:
 @click.pass_obj
 def audit_log(state: CliState, limit: int, as_json: bool) -> None:
     """Show the newest audit rows."""
-    from core.catalog.audit import recent_audit_rows
+    from modeldesk.catalog.audit import recent_audit_rows
 
     rows = recent_audit_rows(state.catalog().conn, limit)
     if as_json:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from core.cli.output import echo_json, echo_table, human_bytes, progress_bar
-from core.cli.state import CliState, json_option
+from modeldesk.cli.output import echo_json, echo_table, human_bytes, progress_bar
+from modeldesk.cli.state import CliState, json_option
 
 
 @click.group()
@@ -28,7 +28,7 @@ def data_import(
     state: CliState, file: Path, name: str, label: str | None, parent: int | None, as_json: bool
 ) -> None:
     """Import a CSV or Parquet FILE as the next version of dataset NAME."""
-    from core.datasets.importer import import_dataset
+    from modeldesk.datasets.importer import import_dataset
 
     catalog = state.catalog()
     with progress_bar(f"importing {file.name}") as progress:
@@ -56,7 +56,7 @@ def data_import(
 @click.pass_obj
 def data_list(state: CliState, name: str | None, as_json: bool) -> None:
     """List dataset versions (all datasets, or versions of NAME)."""
-    from core.datasets.registry import list_dataset_versions
+    from modeldesk.datasets.registry import list_dataset_versions
 
     versions = list_dataset_versions(state.catalog(), name)
     if as_json:
@@ -98,7 +98,7 @@ def _summary(stats: dict) -> str:
 @click.pass_obj
 def data_show(state: CliState, ref: str, as_json: bool) -> None:
     """Show a dataset version and its data dictionary with statistics."""
-    from core.datasets.registry import get_dataset_version
+    from modeldesk.datasets.registry import get_dataset_version
 
     version = get_dataset_version(state.catalog(), ref)
     if as_json:
@@ -150,7 +150,7 @@ def data_edit(
     description: str | None,
 ) -> None:
     """Edit a data dictionary entry: role, unit or description of COLUMN."""
-    from core.datasets.registry import update_column
+    from modeldesk.datasets.registry import update_column
 
     info = update_column(
         state.catalog(), ref, column, role=role, unit=unit, description=description

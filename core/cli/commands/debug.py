@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from core.cli.output import echo_json, echo_table, progress_bar
-from core.cli.state import CliState, json_option
+from modeldesk.cli.output import echo_json, echo_table, progress_bar
+from modeldesk.cli.state import CliState, json_option
 
 WORST_SLICES = 5
 
@@ -26,7 +26,7 @@ WORST_SLICES = 5
 @click.pass_obj
 def debug(state: CliState, model_ref: str, data_ref: str, worst_count: int, as_json: bool) -> None:
     """Run MODEL@V on DATA@V: metrics, the five worst slices and the worst rows."""
-    from core.debug import metrics, predict, slices, worst_rows
+    from modeldesk.debug import metrics, predict, slices, worst_rows
 
     with progress_bar(f"predicting {data_ref}") as progress:
         result = predict(state.catalog(), model_ref, data_ref, progress=progress)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from core.cli.output import echo_json, echo_table, progress_bar
-from core.cli.state import CliState, json_option
-from core.explain.options import DEFAULT_BACKGROUND, DEFAULT_ROWS, METHODS, PERTURBATIONS
+from modeldesk.cli.output import echo_json, echo_table, progress_bar
+from modeldesk.cli.state import CliState, json_option
+from modeldesk.explain.options import DEFAULT_BACKGROUND, DEFAULT_ROWS, METHODS, PERTURBATIONS
 
 TOP_FEATURES = 10
 
@@ -80,9 +80,9 @@ def explain_command(
     as_json: bool,
 ) -> None:
     """Explain MODEL@V on rows of DATA@V with SHAP values (exact TreeSHAP for trees)."""
-    from core.catalog.derived import has_derived
-    from core.explain.plan import plan_explanation
-    from core.explain.run import estimate, explain
+    from modeldesk.catalog.derived import has_derived
+    from modeldesk.explain.plan import plan_explanation
+    from modeldesk.explain.run import estimate, explain
 
     catalog = state.catalog()
     plan = plan_explanation(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from core.cli.output import echo_json, echo_table, human_bytes, progress_bar
-from core.cli.state import EXIT_CHECK_FAILED, CliState, json_option
-from core.errors import BadInputError
-from core.formatting import shorten
+from modeldesk.cli.output import echo_json, echo_table, human_bytes, progress_bar
+from modeldesk.cli.state import EXIT_CHECK_FAILED, CliState, json_option
+from modeldesk.errors import BadInputError
+from modeldesk.formatting import shorten
+
+if TYPE_CHECKING:
+    from modeldesk.models.registry import ModelVersion
 
 
 def split_list(text: str | None) -> list[str] | None:
@@ -68,7 +71,7 @@ def model_import(
     Importing bytes identical to an existing version of NAME reports that
     version and creates nothing.
     """
-    from core.models.importer import import_model
+    from modeldesk.models.importer import import_model
 
     catalog = state.catalog()
     with progress_bar(f"importing {file.name}") as progress:
@@ -94,7 +97,7 @@ def model_import(
         )
     else:
         click.echo(f"unchanged: {version.ref} already holds these bytes")
-    runtime_error = version.facts.get("runtime_error")
+    runtime_error = version.facts.runtime_error
     if runtime_error:
         click.echo(f"warning: ONNX Runtime cannot load this model: {runtime_error}", err=True)
 
@@ -111,7 +114,7 @@ def model_list(
     state: CliState, name: str | None, tags: tuple[str, ...], limit: int | None, as_json: bool
 ) -> None:
     """List model versions (all models, or versions of NAME), by name and version."""
-    from core.models.registry import list_model_versions, list_model_versions_json
+    from modeldesk.models.registry import list_model_versions, list_model_versions_json
 
     wanted = parse_tags(tags)
     if as_json:
@@ -144,20 +147,19 @@ def _metadata_text(value: str, full: bool) -> str:
     return value if full else shorten(value, METADATA_SHOWN_CHARS)
 
 
-def _print_version(version: Any, full: bool = False) -> None:
-    from core.models.contract import format_io
+def _print_version(version: ModelVersion, full: bool = False) -> None:
+    from modeldesk.models.contract import format_io
 
     facts = version.facts
     click.echo(f"{version.ref}  ({version.file_name}, {human_bytes(version.file_size)})")
     click.echo(f"  sha256       {version.sha256}")
     click.echo(f"  created      {version.created_at} by {version.created_by}")
-    producer = " ".join(filter(None, [facts["producer_name"], facts["producer_version"]]))
-    click.echo(f"  producer     {producer or '?'}   IR version {facts['ir_version']}")
-    opsets = ", ".join(f"{item['domain']} {item['version']}" for item in facts["opsets"])
+    click.echo(f"  producer     {facts.producer or '?'}   IR version {facts.ir_version}")
+    opsets = ", ".join(f"{item.domain} {item.version}" for item in facts.opsets)
     click.echo(f"  opsets       {opsets}")
     click.echo(
-        f"  parameters   {facts['param_count']:,} ({human_bytes(facts['initializer_bytes'])})"
-        f"   nodes {facts['node_count']:,}"
+        f"  parameters   {facts.param_count:,} ({human_bytes(facts.initializer_bytes)})"
+        f"   nodes {facts.node_count:,}"
     )
     if version.parent_version:
         click.echo(f"  parent       {version.name}@{version.parent_version}")
@@ -172,21 +174,21 @@ def _print_version(version: Any, full: bool = False) -> None:
     for key, value in sorted(version.tags.items()):
         click.echo(f"  tag          {key}={value}")
     click.echo("  inputs")
-    for value in facts["inputs"]:
-        click.echo(f"    {format_io(value)}")
+    for put in facts.inputs:
+        click.echo(f"    {format_io(put)}")
     click.echo("  outputs")
-    for value in facts["outputs"]:
-        click.echo(f"    {format_io(value)}")
-    click.echo("  ops          " + ", ".join(f"{op} x{n}" for op, n in facts["ops"].items()))
+    for put in facts.outputs:
+        click.echo(f"    {format_io(put)}")
+    click.echo("  ops          " + ", ".join(f"{op} x{n}" for op, n in facts.ops.items()))
     cut = False
-    for key, value in facts["metadata"].items():
+    for key, value in facts.metadata.items():
         shown = _metadata_text(value, full)
         cut = cut or shown != value
         click.echo(f"  metadata     {key} = {shown}")
     for entry in version.external_files:
-        click.echo(f"  external     {entry['path']} ({human_bytes(entry['size'])})")
-    if facts.get("runtime_error"):
-        click.echo(f"  warning      ONNX Runtime cannot load it: {facts['runtime_error']}")
+        click.echo(f"  external     {entry.path} ({human_bytes(entry.size)})")
+    if facts.runtime_error:
+        click.echo(f"  warning      ONNX Runtime cannot load it: {facts.runtime_error}")
     if cut:
         click.echo("  (long metadata values are shortened; --full shows them whole)")
 
@@ -210,7 +212,7 @@ def model_edit(
     as_json: bool,
 ) -> None:
     """Change a version's tags and description (what the app's tag and notes editors do)."""
-    from core.models.registry import edit_model_version
+    from modeldesk.models.registry import edit_model_version
 
     description = None
     if description_file is not None:
@@ -244,7 +246,7 @@ full_option = click.option(
 @click.pass_obj
 def model_show(state: CliState, ref: str, full: bool, as_json: bool) -> None:
     """Show one model version: I/O, opsets, ops, parameters, metadata, lineage."""
-    from core.models.registry import get_model_version
+    from modeldesk.models.registry import get_model_version
 
     version = get_model_version(state.catalog(), ref)
     if as_json:
@@ -264,8 +266,8 @@ def model_diff(
     state: CliState, old_ref: str, new_ref: str, fail_on_breaking: bool, full: bool, as_json: bool
 ) -> int:
     """Compare two model versions: I/O contract (breaking or compatible), ops, size, metadata."""
-    from core.models.compare import compare_versions
-    from core.models.registry import get_model_version
+    from modeldesk.models.compare import compare_versions
+    from modeldesk.models.registry import get_model_version
 
     catalog = state.catalog()
     diff = compare_versions(
@@ -290,8 +292,8 @@ def model_diff(
         old_params, new_params = diff.param_count
         click.echo(f"  size: {human_bytes(old_size)} -> {human_bytes(new_size)}")
         click.echo(f"  parameters: {old_params:,} -> {new_params:,}")
-        for key, (before, after) in diff.metadata.items():
-            old, new = (_metadata_text(v, full) if v is not None else "-" for v in (before, after))
+        for key, (was, now) in diff.metadata.items():
+            old, new = (_metadata_text(v, full) if v is not None else "-" for v in (was, now))
             click.echo(f"  metadata {key}: {old} -> {new}")
     return EXIT_CHECK_FAILED if fail_on_breaking and diff.breaking else 0
 
