@@ -28,7 +28,12 @@ def test_init_creates_a_wal_database_with_foreign_keys_and_schema_version(tmp_pa
         assert catalog.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
         assert catalog.schema_version() == SCHEMA_VERSION
         names = [row[0] for row in catalog.conn.execute("SELECT name FROM schema_migration")]
-        assert names == ["0001_initial", "0002_derived_results", "0003_benchmarks"]
+        assert names == [
+            "0001_initial",
+            "0002_derived_results",
+            "0003_benchmarks",
+            "0004_validation",
+        ]
     assert (tmp_path / "new" / "blobs" / "sha256").is_dir()
 
 
@@ -182,14 +187,16 @@ def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Pa
             with old.write("test", "blob"):
                 pass
     with Catalog.open(tmp_path / "old") as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 3
+        assert upgraded.schema_version() == SCHEMA_VERSION == 4
         tables = {row[0] for row in upgraded.conn.execute("SELECT name FROM sqlite_master")}
         assert {"derived", "profile", "bench_run", "blob_reference", "audit"} <= tables
+        assert {"suite", "suite_version", "validation_run"} <= tables
         # The new view still names every earlier owner, and derived rows too.
         view = upgraded.conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'blob_reference'"
         ).fetchone()[0]
         assert "model_file" in view and "derived" in view and "bench_run" in view
+        assert "validation_run" in view
         assert check_catalog(upgraded).ok
         assert upgraded.blobs.exists(blob)
 

@@ -133,11 +133,14 @@ def test_every_input_of_a_key_changes_it(monkeypatch):
     keys = {"base": derived_key("explanation", **base)}
     for name, inputs in variants.items():
         keys[name] = derived_key("predictions" if name == "kind" else "explanation", **inputs)
+    # Another install (versions are read once per process, so the cache goes too).
     monkeypatch.setattr(derived.metadata, "version", lambda package: "0.0-other")
+    derived._installed_version.cache_clear()
     keys["runtime version"] = derived_key("explanation", **base)
     monkeypatch.setattr(derived, "FORMAT", derived.FORMAT + 1)
     keys["result format"] = derived_key("explanation", **base)
     assert len(set(keys.values())) == len(keys), keys
     # And the same inputs always give the same key.
     monkeypatch.undo()
+    derived._installed_version.cache_clear()
     assert derived_key("explanation", **base) == keys["base"]

@@ -31,6 +31,7 @@ __all__ = [
     "dataset_inputs",
     "history",
     "latest_matrix",
+    "latest_run_of_content",
     "list_runs",
     "run_results",
 ]
@@ -339,9 +340,13 @@ def _record(
 
 
 def list_runs(
-    catalog: Catalog, model_ref: str | None = None, *, model_name: str | None = None
+    catalog: Catalog,
+    model_ref: str | None = None,
+    *,
+    model_name: str | None = None,
+    run_id: int | None = None,
 ) -> list[BenchRun]:
-    """Recorded runs (of one model version, one model, or all), newest first.
+    """Recorded runs (of one model version, one model, one run, or all), newest first.
 
     Without their full results: :func:`run_results` reads those.
     """
@@ -357,6 +362,9 @@ def list_runs(
     elif model_name is not None:
         sql += " WHERE m.name = ?"
         params = (model_name,)
+    elif run_id is not None:
+        sql += " WHERE r.id = ?"
+        params = (run_id,)
     rows = catalog.query(sql + " ORDER BY r.id DESC", params)
     return [
         BenchRun(
@@ -372,6 +380,21 @@ def list_runs(
         )
         for row in rows
     ]
+
+
+def latest_run_of_content(catalog: Catalog, sha256: str, profile: str) -> BenchRun | None:
+    """The newest successful run on ``profile`` of any version whose .onnx is ``sha256``."""
+    rows = catalog.query(
+        "SELECT r.id FROM bench_run r JOIN model_version v ON v.id = r.model_version_id "
+        "WHERE v.sha256 = ? AND r.profile_name = ? AND r.status IN ('ok', 'over-budget') "
+        "ORDER BY r.id DESC LIMIT 1",
+        (sha256, profile),
+    )
+    if not rows:
+        return None
+    (run,) = list_runs(catalog, run_id=rows[0]["id"])
+    run.results = run_results(catalog, run.id)
+    return run
 
 
 def run_results(catalog: Catalog, run_id: int) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ that fails its hash check is simply recomputed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -66,13 +67,17 @@ class DerivedEntry:
 
 def runtime_versions(packages: Iterable[str]) -> dict[str, str]:
     """Installed versions of ``packages`` (read from their metadata, nothing imported)."""
-    found = {}
-    for package in packages:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
+    return {package: _installed_version(package) for package in packages}
+
+
+@functools.lru_cache(maxsize=64)
+def _installed_version(package: str) -> str:
+    # Reading a distribution's metadata walks sys.path (milliseconds); a process does not
+    # change its installed packages under itself, so once per package is enough.
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def derived_key(

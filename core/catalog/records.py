@@ -13,7 +13,7 @@ from modeldesk.catalog.names import VersionRef
 from modeldesk.catalog.store import Catalog
 from modeldesk.errors import NotFoundError
 
-__all__ = ["DATASET", "MODEL", "RecordKind", "get_or_create_record", "next_version"]
+__all__ = ["DATASET", "MODEL", "SUITE", "RecordKind", "get_or_create_record", "next_version"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class RecordKind:
 
 MODEL = RecordKind("model", "model_version", "model_id")
 DATASET = RecordKind("dataset", "dataset_version", "dataset_id")
+SUITE = RecordKind("suite", "suite_version", "suite_id")
 
 
 def get_or_create_record(

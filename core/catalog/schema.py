@@ -206,6 +206,58 @@ _BENCHMARKS = [
 ]
 
 
+_BLOB_REFERENCE_WITH_VALIDATION = (
+    _BLOB_REFERENCE_WITH_BENCH
+    + """
+    UNION ALL
+    SELECT results_sha256, 'validation_run', id FROM validation_run
+"""
+)
+
+# Validation suites are versioned records (their TOML text kept whole, never executed);
+# a run is evidence: which suite text, model content and data it read, and its verdicts.
+_VALIDATION = [
+    """CREATE TABLE "suite" (
+   "id" INTEGER PRIMARY KEY,
+   "name" TEXT NOT NULL,
+   "model_name" TEXT NOT NULL,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT
+)""",
+    'CREATE UNIQUE INDEX "idx_suite_name" ON "suite" ("name")',
+    """CREATE TABLE "suite_version" (
+   "id" INTEGER PRIMARY KEY,
+   "suite_id" INTEGER NOT NULL REFERENCES "suite"("id"),
+   "version" INTEGER NOT NULL,
+   "sha256" TEXT NOT NULL,
+   "text" TEXT NOT NULL,
+   "source_name" TEXT,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT
+)""",
+    'CREATE UNIQUE INDEX "idx_suite_version_suite_id_version"'
+    ' ON "suite_version" ("suite_id", "version")',
+    """CREATE TABLE "validation_run" (
+   "id" INTEGER PRIMARY KEY,
+   "suite_version_id" INTEGER NOT NULL REFERENCES "suite_version"("id"),
+   "model_version_id" INTEGER NOT NULL REFERENCES "model_version"("id"),
+   "dataset_version_id" INTEGER NOT NULL REFERENCES "dataset_version"("id"),
+   "model_sha256" TEXT NOT NULL,
+   "verdict" TEXT NOT NULL,
+   "counts" TEXT NOT NULL,
+   "rows_predicted" INTEGER NOT NULL,
+   "results_sha256" TEXT NOT NULL,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT,
+   "seconds" REAL
+)""",
+    'CREATE INDEX "idx_validation_run_model_version_id_suite_version_id"'
+    ' ON "validation_run" ("model_version_id", "suite_version_id")',
+    "DROP VIEW blob_reference",
+    _BLOB_REFERENCE_WITH_VALIDATION,
+]
+
+
 def _statements(statements: list[str]) -> Callable[[sqlite3.Connection], None]:
     """A migration that runs ``statements`` one by one inside the caller's transaction.
 
@@ -224,6 +276,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001_initial", _statements(_INITIAL)),
     ("0002_derived_results", _statements(_DERIVED)),
     ("0003_benchmarks", _statements(_BENCHMARKS)),
+    ("0004_validation", _statements(_VALIDATION)),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,6 +29,7 @@ from modeldesk.cli.commands import (
     debug,
     explain,
     models,
+    validate,
 )
 from modeldesk.cli.state import (
     EXIT_BAD_INPUT,
@@ -157,7 +158,7 @@ def _register(group: click.Group, commands: list[click.Command]) -> None:
 
 _CORE_COMMANDS = [
     command
-    for module in (app_commands, bench, catalog, datasets, debug, explain, models)
+    for module in (app_commands, bench, catalog, datasets, debug, explain, models, validate)
     for command in module.COMMANDS
 ]
 _register(cli, _CORE_COMMANDS + _gui_commands())

@@ -27,6 +27,7 @@ __all__ = [
     "open_session",
     "output_positions",
     "predict",
+    "predict_table",
     "probability_matrix",
 ]
 
@@ -131,9 +132,7 @@ def predict(
     dataset = get_dataset_version(catalog, data_ref)
     plan = feed_plan(model, dataset)
     table = pq.read_table(catalog.blobs.verified_path(dataset.sha256))
-    probability_at, value_at = output_positions(model)
     labels = [str(label) for label in (model.facts.class_names or [])]
-    task = "classification" if probability_at is not None else (model.facts.task or "regression")
     key = derived_key(
         "predictions",
         model=model,
@@ -145,7 +144,7 @@ def predict(
     outputs = _load_outputs(catalog, key)
     if outputs is None:
         outputs = _run_model(
-            catalog, plan, table, (probability_at, value_at), labels, progress, cancel
+            catalog, plan, table, output_positions(model), labels, progress, cancel
         )
         store_derived(
             catalog,
@@ -156,7 +155,19 @@ def predict(
             params={},
             data=_outputs_bytes(outputs),
         )
+    return _assemble(model, dataset, table, outputs)
+
+
+def _assemble(
+    model: ModelVersion,
+    dataset: DatasetVersion,
+    table: Any,
+    outputs: tuple[np.ndarray | None, np.ndarray | None],
+) -> Predictions:
+    """Predictions from the model's value and probability outputs on ``table``'s rows."""
     values, probabilities = outputs
+    labels = [str(label) for label in (model.facts.class_names or [])]
+    task = _task(model)
     if task == "classification":
         matrix = probabilities if probabilities is not None else np.zeros((0, 0))
         if not labels:
@@ -174,6 +185,31 @@ def predict(
     if model.label and model.label in table.column_names:
         y_true = np.asarray(table.column(model.label).to_numpy(), dtype=np.float64)
     return Predictions(model, dataset, task, y_true, predicted, None, [], [], table)
+
+
+def _task(model: ModelVersion) -> str:
+    probability_at, _ = output_positions(model)
+    return "classification" if probability_at is not None else (model.facts.task or "regression")
+
+
+def predict_table(
+    catalog: Catalog,
+    model: ModelVersion,
+    dataset: DatasetVersion,
+    table: Any,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> Predictions:
+    """Predict the rows of ``table`` (a changed copy of ``dataset``'s, same columns).
+
+    Not cached: the rows are not a dataset version's. Validation's invariance and
+    direction checks feed perturbed rows through here.
+    """
+    plan = feed_plan(model, dataset)
+    labels = [str(label) for label in (model.facts.class_names or [])]
+    outputs = _run_model(catalog, plan, table, output_positions(model), labels, progress, cancel)
+    return _assemble(model, dataset, table, outputs)
 
 
 def _run_model(

@@ -1,0 +1,1 @@
+"""Validation suites: the checks every model version must pass, verdicts from intervals."""

@@ -1,0 +1,267 @@
+"""Bootstrap intervals and the verdicts built on them.
+
+Every metric a check uses is a ratio of weighted sums over rows (accuracy, recall,
+MAE, ...) or a weighted AUC, so one resample is a vector of row counts and a batch of
+resamples is a matrix product. Resamples are drawn in chunks, so memory stays bounded
+whatever the row count. A paired comparison applies the same resamples to both models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "FAIL",
+    "INCONCLUSIVE",
+    "PASS",
+    "Interval",
+    "SharedResamples",
+    "bootstrap",
+    "bootstrap_draws",
+    "combine_verdicts",
+    "derive_seed",
+    "holm_all_rejected",
+    "holm_any_rejected",
+    "interval_of",
+    "mcnemar_exact",
+    "rows_to_decide",
+    "share_beyond",
+    "verdict_at_least",
+    "verdict_at_most",
+]
+
+PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
+CHUNK_CELLS = 1 << 18  # resamples x rows drawn at once (a cache-sized chunk)
+SHARED_CELLS = 1 << 23  # resamples x rows kept for a run's checks (32 MB of float32)
+
+# A statistic of rows weighted by their counts in one resample: counts (R x n) -> (R,).
+Statistic = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its bootstrap percentile interval."""
+
+    value: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width (what "+-" means in a message)."""
+        return (self.high - self.low) / 2
+
+    def to_dict(self) -> dict[str, float | int]:
+        """The JSON form."""
+        return {
+            "value": self.value,
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+            "resamples": self.resamples,
+        }
+
+
+def derive_seed(*parts: str) -> int:
+    """A seed from the strings that define a computation (suite, check, model, data)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+class SharedResamples:
+    """Bootstrap row counts shared by a run's checks on one dataset: one per row count.
+
+    Drawing counts costs far more than a statistic of them, and a run's checks mostly
+    read the same rows, so they are evaluated on the same resamples (common random
+    numbers: as for a paired comparison, differences between checks are then not
+    resampling noise). The seed comes from the suite version, the model and the
+    dataset's content; a check's own seed (with its id) drives its perturbations.
+    """
+
+    def __init__(self, resamples: int, seed: int, rows: int | None = None) -> None:
+        self.resamples = resamples
+        self.seed = seed
+        self.rows = rows  # the dataset's rows: a subset's counts are columns of these
+        self._by_rows: dict[int, np.ndarray] = {}
+
+    def counts(self, rows: int) -> np.ndarray | None:
+        """The (resamples x rows) float32 counts, or None when too large to keep."""
+        if rows * self.resamples > SHARED_CELLS:
+            return None
+        if rows not in self._by_rows:
+            generator = np.random.default_rng([self.seed, rows])
+            self._by_rows[rows] = _counts(generator, self.resamples, rows)
+        return self._by_rows[rows]
+
+    def of_rows(self, row_ids: np.ndarray) -> np.ndarray | None:
+        """The counts of some of the dataset's rows in each resample of all of them.
+
+        A metric of the rows a filter keeps is a statistic of the whole dataset, so its
+        bootstrap resamples the whole dataset and reads the kept rows' counts (their
+        number varies from resample to resample, as it would between samples).
+        """
+        full = self.counts(self.rows) if self.rows is not None else None
+        if full is None or len(row_ids) == self.rows:  # row ids are sorted and distinct
+            return full
+        return full[:, row_ids]
+
+
+def _counts(generator: np.random.Generator, resamples: int, rows: int) -> np.ndarray:
+    """Row counts of ``resamples`` bootstrap resamples of ``rows`` rows (float32)."""
+    out = np.empty((resamples, rows), dtype=np.float32)
+    per_chunk = max(1, min(resamples, CHUNK_CELLS // max(rows, 1)))
+    offsets = np.arange(per_chunk)[:, None] * rows  # each resample counts into its own row
+    for start in range(0, resamples, per_chunk):
+        count = min(per_chunk, resamples - start)
+        draws = generator.integers(0, rows, size=(count, rows))
+        draws += offsets[:count]
+        out[start : start + count] = np.bincount(draws.ravel(), minlength=count * rows).reshape(
+            count, rows
+        )
+    return out
+
+
+def bootstrap_draws(
+    statistic: Statistic,
+    rows: int,
+    *,
+    resamples: int,
+    seed: int,
+    shared: SharedResamples | None = None,
+    row_ids: np.ndarray | None = None,
+) -> tuple[float, np.ndarray]:
+    """The statistic on all rows, and on ``resamples`` resamples of them (NaNs dropped).
+
+    ``statistic`` takes a (R x rows) matrix of row counts (float32 for resamples,
+    float64 ones for the point estimate) and returns R values. With ``shared``, the
+    counts are the run's shared ones (``row_ids``: these rows of the dataset's);
+    without it (or when the rows are too many to keep), they are drawn here from
+    ``seed``, in chunks.
+    A resample whose statistic is undefined (no row of a class drawn) is dropped.
+    """
+    if rows <= 0:
+        return math.nan, np.zeros(0)
+    point = float(statistic(np.ones((1, rows)))[0])
+    common = None
+    if shared is not None and shared.resamples == resamples:
+        common = shared.of_rows(row_ids) if row_ids is not None else shared.counts(rows)
+    generator = np.random.default_rng(seed)
+    if common is not None:
+        drawn = np.asarray(statistic(common), dtype=np.float64)
+    else:
+        per_chunk = max(1, CHUNK_CELLS // rows)
+        parts = [
+            statistic(_counts(generator, min(per_chunk, resamples - start), rows))
+            for start in range(0, resamples, per_chunk)
+        ]
+        drawn = np.asarray(np.concatenate(parts), dtype=np.float64)
+    return point, drawn[~np.isnan(drawn)]
+
+
+def interval_of(point: float, drawn: np.ndarray, confidence: float) -> Interval:
+    """The percentile interval of bootstrap draws around ``point``."""
+    if len(drawn) == 0:
+        return Interval(point, math.nan, math.nan, confidence, 0)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(drawn, [tail, 100 - tail])
+    return Interval(point, float(low), float(high), confidence, len(drawn))
+
+
+def bootstrap(
+    statistic: Statistic,
+    rows: int,
+    *,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    shared: SharedResamples | None = None,
+    row_ids: np.ndarray | None = None,
+) -> Interval:
+    """The statistic on all rows and its percentile interval (see :func:`bootstrap_draws`)."""
+    point, drawn = bootstrap_draws(
+        statistic, rows, resamples=resamples, seed=seed, shared=shared, row_ids=row_ids
+    )
+    return interval_of(point, drawn, confidence)
+
+
+def share_beyond(drawn: np.ndarray, threshold: float, *, below: bool) -> float:
+    """A bootstrap p-value: the share of draws below (or above) ``threshold``, smoothed."""
+    beyond = int((drawn < threshold).sum() if below else (drawn > threshold).sum())
+    return (beyond + 1) / (len(drawn) + 1)
+
+
+def holm_all_rejected(p_values: list[float], alpha: float) -> bool:
+    """Holm's step-down: are all hypotheses rejected at family-wise level ``alpha``?"""
+    ordered = sorted(p_values)
+    return all(p <= alpha / (len(ordered) - i) for i, p in enumerate(ordered))
+
+
+def holm_any_rejected(p_values: list[float], alpha: float) -> bool:
+    """Holm's step-down: is at least one hypothesis rejected (the smallest p at alpha/k)?"""
+    return bool(p_values) and min(p_values) <= alpha / len(p_values)
+
+
+def combine_verdicts(verdicts: list[str]) -> str:
+    """Several bounds on one check: FAIL if one fails, PASS if all pass, else INCONCLUSIVE."""
+    if FAIL in verdicts:
+        return FAIL
+    return PASS if all(verdict == PASS for verdict in verdicts) else INCONCLUSIVE
+
+
+def verdict_at_least(interval: Interval, threshold: float) -> str:
+    """PASS when the whole interval is at or above ``threshold``, FAIL when all below."""
+    if math.isnan(interval.low):
+        return INCONCLUSIVE
+    if interval.low >= threshold:
+        return PASS
+    if interval.high < threshold:
+        return FAIL
+    return INCONCLUSIVE
+
+
+def verdict_at_most(interval: Interval, threshold: float) -> str:
+    """PASS when the whole interval is at or below ``threshold``, FAIL when all above."""
+    if math.isnan(interval.low):
+        return INCONCLUSIVE
+    if interval.high <= threshold:
+        return PASS
+    if interval.low > threshold:
+        return FAIL
+    return INCONCLUSIVE
+
+
+def rows_to_decide(interval: Interval, threshold: float, rows: int) -> int | None:
+    """Rows an interval would need to clear ``threshold`` at the observed effect.
+
+    The half-width shrinks as one over the square root of the rows, so deciding an
+    effect ``e`` with half-width ``h`` at ``n`` rows takes about ``n (h / e)^2``.
+    None when the estimate sits on the threshold (no number of rows decides it).
+    """
+    effect = abs(interval.value - threshold)
+    if effect == 0 or math.isnan(interval.half_width):
+        return None
+    return max(rows + 1, math.ceil(rows * (interval.half_width / effect) ** 2))
+
+
+def mcnemar_exact(only_first: int, only_second: int) -> float:
+    """Two-sided exact McNemar p-value: rows only the first got right vs only the second."""
+    discordant = only_first + only_second
+    if discordant == 0:
+        return 1.0
+    smaller = min(only_first, only_second)
+    # P(X <= smaller) for X ~ Binomial(discordant, 1/2), summed in log space.
+    log_half = discordant * math.log(0.5)
+    terms = [
+        math.lgamma(discordant + 1) - math.lgamma(k + 1) - math.lgamma(discordant - k + 1)
+        for k in range(smaller + 1)
+    ]
+    top = max(terms)
+    tail = math.exp(top + log_half) * sum(math.exp(term - top) for term in terms)
+    return min(1.0, 2 * tail)
