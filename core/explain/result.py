@@ -123,15 +123,29 @@ class Explanation:
         return pa.table(columns)
 
     def write(self, path: Path) -> None:
-        """Write the values table to ``path`` (Parquet, or CSV by extension)."""
+        """Write the values table to ``path`` (Parquet, or CSV by extension).
+
+        Written beside ``path`` and renamed into place, so the file is never seen half
+        written (a reader waiting for it, or a crash mid-write, finds it whole or absent).
+        """
+        import os
+        import tempfile
+
         import pyarrow.csv as pcsv
         import pyarrow.parquet as pq
 
         table = self.values_table()
-        if path.suffix.lower() == ".csv":
-            pcsv.write_csv(table, path)
-        else:
-            pq.write_table(table, path)
+        handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+        try:
+            if path.suffix.lower() == ".csv":
+                pcsv.write_csv(table, partial)
+            else:
+                pq.write_table(table, partial)
+            os.replace(partial, path)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
 
     def to_bytes(self) -> bytes:
         """The whole explanation as Parquet (values, base values, feature values, rows)."""

@@ -85,7 +85,8 @@ def test_exports_of_plots_and_values(window, qtbot, tmp_path):
         assert (tmp_path / "chart.png").stat().st_size > 1000
         assert "<svg" in (tmp_path / "chart.svg").read_text()
     view.export_values(str(tmp_path / "values.parquet"))
-    qtbot.waitUntil(lambda: (tmp_path / "values.parquet").exists(), timeout=60_000)
+    # Wait for the job to report it wrote the file (not for the file to appear).
+    qtbot.waitUntil(lambda: view.status.text().startswith("wrote "), timeout=60_000)
     table = pq.read_table(tmp_path / "values.parquet")
     assert table.num_rows == 10 and table.column_names[-1] == "base_value"
     assert np.allclose(table.column("bmi").to_numpy(), view.view.explanation.values[:, 2, 0])
