@@ -471,3 +471,17 @@ def test_the_demo_catalog_has_a_suite_per_model_and_v3_fails_one_check_for_a_rea
     assert broken.evidence["rows"] and broken.interval.high < 0.9
     for model, suite in (("diabetes@3", "diabetes-gate"), ("digits@2", "digits-gate")):
         assert run_suite(demo, get_suite(demo, suite), model).verdict == "PASS"
+
+
+def test_a_suite_file_that_cannot_run_is_not_stored(demo, run_cli, tmp_path):
+    suite_file = tmp_path / "gate.toml"
+    suite_file.write_text(
+        HEAD + '[[check]]\nid = "r"\nkind = "metric"\nmetric = "accuracy"\nmin = 0.5\n'
+        'where = "radius > 1"\n',
+        encoding="utf-8",
+    )
+    before = catalog_snapshot(Path(demo.path))
+    done = run_cli("--catalog", demo.path, "validate", "breast-cancer@3", "--suite", suite_file)
+    assert done.code == 2
+    assert "dataset breast-cancer-test@1 has no column 'radius'" in done.err
+    assert catalog_snapshot(Path(demo.path)) == before

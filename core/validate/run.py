@@ -29,7 +29,7 @@ from modeldesk.validate.result import SKIPPED, CheckResult, ValidationRun, overa
 from modeldesk.validate.stats import INCONCLUSIVE
 from modeldesk.validate.suite import ON_INCONCLUSIVE, Check, Suite
 
-__all__ = ["CHECKS", "preflight", "run_suite"]
+__all__ = ["CHECKS", "check_inputs", "preflight", "run_suite"]
 
 CHECKS = {
     "metric": check_metric,
@@ -107,6 +107,22 @@ def preflight(catalog: Catalog, suite: Suite, model: ModelVersion, dataset_ref: 
             get_profile(catalog, check.get("profile"))
 
 
+def check_inputs(
+    catalog: Catalog,
+    suite: Suite,
+    model_ref: str,
+    *,
+    dataset_ref: str | None = None,
+    name: str = "the suite",
+) -> ModelVersion:
+    """The model version, once the suite fits it and every input exists (see preflight)."""
+    model = get_model_version(catalog, model_ref)
+    if model.name != suite.model:
+        raise BadInputError(f"{name} validates model {suite.model!r}, not {model.name!r}")
+    preflight(catalog, suite, model, dataset_ref or suite.dataset)
+    return model
+
+
 def run_suite(
     catalog: Catalog,
     stored: StoredSuite,
@@ -125,16 +141,11 @@ def run_suite(
     """
     started = time.perf_counter()
     suite = stored.suite
-    model = get_model_version(catalog, model_ref)
-    if model.name != suite.model:
-        raise BadInputError(
-            f"suite {stored.ref} validates model {suite.model!r}, not {model.name!r}"
-        )
+    model = check_inputs(catalog, suite, model_ref, dataset_ref=dataset_ref, name=stored.ref)
     policy = on_inconclusive or suite.on_inconclusive
     if policy not in ON_INCONCLUSIVE:
         raise BadInputError(f"--on-inconclusive {policy!r}: choose fail, pass or skip")
     default_dataset = dataset_ref or suite.dataset
-    preflight(catalog, suite, model, default_dataset)
     ctx = RunContext(catalog, suite, model, default_dataset, cancel)
     results: list[CheckResult] = []
     ordered = sorted(suite.checks, key=lambda check: check.kind not in _PREDICTING)

@@ -185,13 +185,19 @@ def suite_bisect(
     return EXIT_CHECK_FAILED if found.first_failing else 0
 
 
-def _suite_for(state: CliState, spec: str):
-    """A stored suite by NAME[@V], or a FILE added to the catalog first (as evidence)."""
+def _suite_for(state: CliState, spec: str, model_ref: str, dataset_ref: str | None):
+    """A stored suite by NAME[@V], or a FILE stored first (runs are evidence of a stored
+    version) once its inputs are known good: a suite that cannot run is not kept."""
     from modeldesk.validate.registry import add_suite, get_suite, read_suite_file
+    from modeldesk.validate.run import check_inputs
+    from modeldesk.validate.suite import parse_suite
 
     path = Path(spec)
     if spec.endswith(".toml") or path.is_file():
-        stored, _ = add_suite(state.catalog(), read_suite_file(path), source_name=spec)
+        text = read_suite_file(path)
+        check_inputs(state.catalog(), parse_suite(text, path=spec), model_ref,
+                     dataset_ref=dataset_ref, name=spec)  # fmt: skip
+        stored, _ = add_suite(state.catalog(), text, source_name=spec)
         return stored
     return get_suite(state.catalog(), spec)
 
@@ -233,7 +239,7 @@ def validate(
     from modeldesk.validate.run import run_suite
 
     catalog = state.catalog()
-    stored = _suite_for(state, suite_spec)
+    stored = _suite_for(state, suite_spec, model_ref, dataset_ref)
     with progress_bar(f"validating {model_ref}") as progress:
         run = run_suite(
             catalog,
