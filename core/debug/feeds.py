@@ -148,8 +148,10 @@ def make_feeds(plan: FeedPlan, table: Any, start: int, stop: int) -> dict[str, n
     part = table.slice(start, stop - start)
     feeds = {}
     for item in plan.inputs:
-        dtype = _NUMPY_DTYPES.get(item.dtype, np.float32)
-        values = _column(part, item.name, dtype)
+        if item.dtype == "string":  # a category input, e.g. a OneHotEncoder's
+            values = _text_column(part, item.name)
+        else:
+            values = _column(part, item.name, _NUMPY_DTYPES.get(item.dtype, np.float32))
         rank = len(item.shape or (None, None))
         feeds[item.name] = values.reshape(-1, 1) if rank >= 2 else values
     return feeds
@@ -185,3 +187,10 @@ def _column(table: Any, name: str, dtype: Any) -> np.ndarray:
     if column.null_count:
         column = column.cast("double").fill_null(float("nan"))
     return np.asarray(column.to_numpy(), dtype=dtype)
+
+
+def _text_column(table: Any, name: str) -> np.ndarray:
+    """A column as the object array of str ONNX Runtime takes for a string tensor
+    (a missing value becomes "", which an encoder reads as an unknown category)."""
+    column = table.column(name).cast("string").fill_null("")
+    return np.asarray(column.to_pylist(), dtype=object)

@@ -9,6 +9,7 @@ asks only for its own perturbed rows.
 
 from __future__ import annotations
 
+import difflib
 import threading
 import time
 from importlib import metadata
@@ -61,8 +62,12 @@ def _metric_fits(name: str, task: str, check: Check, classes: list[str]) -> None
             not classes or name[len(base) + 1 : -1] in classes
         )
     if not fits:
+        known = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+        close = difflib.get_close_matches(base, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" ({', '.join(known)})"
         raise BadInputError(
-            f"check {check.id!r} (line {check.line}): metric {name!r} does not fit a {task} model"
+            f"check {check.id!r} (line {check.line}): metric {name!r} does not fit a {task} "
+            f"model{hint}"
         )
 
 
