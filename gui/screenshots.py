@@ -153,6 +153,17 @@ def _tour_model(window: Any, name: str, wait: Any, shoot: Any, notes: list[str])
         f"benchmarked {run.model} on {run.profile}: p50 {run.summary['p50_ms']:.3f} ms, "
         f"peak RSS {run.summary['peak_rss_mb']:.0f} MB"
     )
+    page.tabs.setCurrentWidget(page.validate)
+    if page.validate.suite_name() is not None:
+        page.validate.run()
+        wait(lambda: not window.runner.active and page.validate.results.run is not None,
+             "validating")  # fmt: skip
+        shoot("model_version_validate")
+        validated = page.validate.results.run
+        notes.append(
+            f"validated {validated['model']} against {validated['suite']}: "
+            f"{validated['verdict']}, {validated['rows_predicted']} rows predicted"
+        )
     page.tabs.setCurrentIndex(0)
 
 

@@ -231,17 +231,19 @@ def check_agent_source(app: Frozen) -> str:
 
 
 def check_self_test(app: Frozen) -> str:
-    """``modeldesk gui --self-test``: every page, a debug report, an explanation, a benchmark."""
+    """``modeldesk gui --self-test``: every page, a debug report, an explanation, a benchmark
+    and a validation run."""
     shots = app.scratch / "shots"
     shutil.rmtree(shots, ignore_errors=True)
     out = app.ok("--catalog", str(app.ensure_demo()), "gui", "--self-test", str(shots))
     pngs = sorted(shots.glob("*.png"))
-    wanted = {"catalog", "model_version_explain", "model_version_bench", "dataset_version"}
+    wanted = {"catalog", "model_version_explain", "model_version_bench",
+              "model_version_validate", "dataset_version"}  # fmt: skip
     missing = wanted - {png.stem for png in pngs}
     if missing or any(png.stat().st_size < 5_000 for png in pngs):
         raise SmokeFailure(f"{shots}: screenshots missing or empty ({sorted(missing)})")
-    if "explained" not in out or "benchmarked" not in out:
-        raise SmokeFailure(f"the self-test did not explain and benchmark: {out[:300]!r}")
+    if any(word not in out for word in ("explained", "benchmarked", "validated")):
+        raise SmokeFailure(f"the self-test did not explain, benchmark and validate: {out[:300]!r}")
     return " / ".join(out.strip().splitlines())
 
 

@@ -132,7 +132,37 @@ def check_metric(ctx: RunContext, check: Check) -> CheckResult:
         rows=outcomes.rows,
         rows_to_decide=needed,
         dataset=dataset.ref,
+        evidence={} if verdict == PASS else _worst_rows(outcomes, ctx.mask(dataset, check)),
     )
+
+
+def _worst_rows(outcomes: Outcomes, keep: np.ndarray | None) -> dict:
+    """The rows behind a metric that did not pass: the misclassified ones, or the
+    largest errors of a regressor (dataset row numbers, worst first)."""
+    rows = np.arange(outcomes.rows) if keep is None else np.flatnonzero(keep)
+    if outcomes.task == "classification":
+        wrong = np.flatnonzero(outcomes.predicted != outcomes.y_true)[:EVIDENCE_ROWS]
+        names = outcomes.class_names
+
+        def name(index: int) -> str:
+            return names[index] if 0 <= index < len(names) else str(index)
+
+        return {
+            "rows": [
+                {"row": int(rows[i]), "actual": name(int(outcomes.y_true[i])),
+                 "predicted": name(int(outcomes.predicted[i]))}
+                for i in wrong
+            ]
+        }  # fmt: skip
+    error = np.asarray(outcomes.predicted, dtype=np.float64) - outcomes.y_true
+    worst = np.argsort(-np.abs(error), kind="stable")[:EVIDENCE_ROWS]
+    return {
+        "rows": [
+            {"row": int(rows[i]), "actual": float(outcomes.y_true[i]),
+             "predicted": float(outcomes.predicted[i]), "error": float(error[i])}
+            for i in worst
+        ]
+    }  # fmt: skip
 
 
 def slice_masks(values: np.ndarray, *, bins: int, min_rows: int) -> list[tuple[str, np.ndarray]]:

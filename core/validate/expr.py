@@ -49,7 +49,14 @@ _TOKEN = re.compile(
 
 
 class ExpressionError(BadInputError):
-    """A filter that does not parse, or names a column it cannot use."""
+    """A filter that does not parse, or names a column it cannot use.
+
+    ``column`` is the 1-based position of the problem in the filter, when it has one
+    (an editor underlines it there)."""
+
+    def __init__(self, message: str, *, column: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,8 @@ def _tokens(text: str, where: str) -> list[_Token]:
         match = _TOKEN.match(text, position)
         if match is None:
             raise ExpressionError(
-                f"{where}: unexpected {text[position]!r} at column {position + 1}"
+                f"{where}: unexpected {text[position]!r} at column {position + 1}",
+                column=position + 1,
             )
         kind = match.lastgroup or ""
         if kind != "space":
@@ -135,7 +143,7 @@ class _Parser:
 
     def fail(self, problem: str, at: int | None = None) -> ExpressionError:
         column = (self.token.at if at is None else at) + 1
-        return ExpressionError(f"{self.where}: {problem} at column {column}")
+        return ExpressionError(f"{self.where}: {problem} at column {column}", column=column)
 
     def shown(self) -> str:
         return repr(self.token.text) if self.token.kind != "end" else "the end"
@@ -285,7 +293,8 @@ class Expression:
         for column in _columns_of(self.root):
             if column.name not in available:
                 raise ExpressionError(
-                    f"{self.where}: no column {column.name!r} at column {column.at + 1}"
+                    f"{self.where}: no column {column.name!r} at column {column.at + 1}",
+                    column=column.at + 1,
                 )
 
     def mask(self, table: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -299,7 +308,10 @@ def _evaluate(node: Node, table: Mapping[str, np.ndarray], rows: int, expr: Expr
         return node.value
     if isinstance(node, Column):
         if node.name not in table:
-            raise ExpressionError(f"{expr.where}: no column {node.name!r} at column {node.at + 1}")
+            raise ExpressionError(
+                f"{expr.where}: no column {node.name!r} at column {node.at + 1}",
+                column=node.at + 1,
+            )
         return table[node.name]
     if isinstance(node, Not):
         return ~_condition(node.operand, table, rows, expr)
@@ -340,7 +352,9 @@ def _is_text(value: Any) -> bool:
 def _same_kind(left: Any, others: tuple[Any, ...], at: int, expr: Expression) -> None:
     for other in others:
         if _is_text(left) != _is_text(other):
-            raise ExpressionError(f"{expr.where}: compares text with a number at column {at + 1}")
+            raise ExpressionError(
+                f"{expr.where}: compares text with a number at column {at + 1}", column=at + 1
+            )
 
 
 def _present(value: Any) -> Any:

@@ -25,12 +25,12 @@ from modeldesk.validate.checks_perturb import check_direction, check_invariance,
 from modeldesk.validate.checks_static import check_contract, check_data, check_latency
 from modeldesk.validate.context import RunContext
 from modeldesk.validate.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from modeldesk.validate.registry import StoredSuite, record_run
+from modeldesk.validate.registry import StoredSuite, add_suite, record_run
 from modeldesk.validate.result import SKIPPED, CheckResult, ValidationRun, overall_verdict
 from modeldesk.validate.stats import INCONCLUSIVE
-from modeldesk.validate.suite import ON_INCONCLUSIVE, Check, Suite
+from modeldesk.validate.suite import ON_INCONCLUSIVE, Check, Suite, parse_suite
 
-__all__ = ["CHECKS", "check_inputs", "preflight", "run_suite"]
+__all__ = ["CHECKS", "check_inputs", "preflight", "run_suite", "store_checked_suite"]
 
 CHECKS = {
     "metric": check_metric,
@@ -126,6 +126,23 @@ def check_inputs(
         raise BadInputError(f"{name} validates model {suite.model!r}, not {model.name!r}")
     preflight(catalog, suite, model, dataset_ref or suite.dataset)
     return model
+
+
+def store_checked_suite(
+    catalog: Catalog,
+    text: str,
+    model_ref: str,
+    *,
+    dataset_ref: str | None = None,
+    name: str = "the suite",
+) -> StoredSuite:
+    """Store suite ``text`` as the next version of its name (or find the version that
+    holds it), once it is known to run on ``model_ref``: runs are evidence of a stored
+    version, and a suite that cannot run is not kept."""
+    check_inputs(catalog, parse_suite(text, path=name), model_ref, dataset_ref=dataset_ref,
+                 name=name)  # fmt: skip
+    stored, _ = add_suite(catalog, text, source_name=name)
+    return stored
 
 
 def run_suite(

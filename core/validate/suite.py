@@ -27,7 +27,18 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
 class SuiteError(BadInputError):
-    """A suite file that cannot be used: it does not parse, or a check is not valid."""
+    """A suite file that cannot be used: it does not parse, or a check is not valid.
+
+    ``line`` and ``column`` (1-based) place the problem in the text for an editor:
+    ``line`` defaults to the line the message names; ``column`` is known for TOML
+    syntax errors and bad filters.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        named = re.search(r"\bline (\d+)", message)
+        self.line = line if line is not None else (int(named.group(1)) if named else None)
+        self.column = column
 
 
 Number = (int, float)
@@ -150,6 +161,15 @@ def _field_line(text: str, start: int, name: str) -> int:
     return start
 
 
+def _filter_column(text: str, line: int, expression: str, offset: int | None) -> int | None:
+    """Where, on its line of the file, position ``offset`` of a filter falls."""
+    source = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    start = source.find(expression)  # escapes inside the quotes would move it: then unknown
+    if offset is None or start < 0:
+        return None
+    return start + offset
+
+
 def _type_name(types: tuple[type, ...]) -> str:
     names = {int: "a number", float: "a number", str: "a string", bool: "true or false"}
     names |= {list: "a list", dict: "a table"}
@@ -200,7 +220,9 @@ def _check_fields(path: str, text: str, raw: dict[str, Any], line: int) -> Check
         try:
             where = parse_expression(raw["where"], where=f"{label.format(line=at)}: where")
         except ExpressionError as error:
-            raise SuiteError(str(error)) from None
+            raise SuiteError(
+                str(error), line=at, column=_filter_column(text, at, raw["where"], error.column)
+            ) from None
     fields = {name: value for name, value in raw.items() if name not in ("id", "kind")}
     return Check(check_id, kind, line, fields, where)
 
@@ -244,7 +266,17 @@ def parse_suite(text: str, *, path: str = "suite") -> Suite:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise SuiteError(f"{path}: not valid TOML: {error}") from None
+        # tomllib places the error only in its message: "... (at line 3, column 7)".
+        place = re.search(r"line (\d+), column (\d+)", str(error))
+        where: tuple[int | None, int | None] = (
+            (int(place.group(1)), int(place.group(2))) if place else (None, None)
+        )
+        if place is None and "end of document" in str(error):
+            last = (text.splitlines() or [""])[-1]
+            where = (len(text.splitlines()) or 1, len(last) + 1)
+        raise SuiteError(
+            f"{path}: not valid TOML: {error}", line=where[0], column=where[1]
+        ) from None
     unknown = sorted(set(document) - {"suite", "check"})
     if unknown:
         raise SuiteError(

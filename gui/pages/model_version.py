@@ -22,6 +22,7 @@ from modeldesk.gui.context import AppContext
 from modeldesk.gui.pages.bench_view import BenchView
 from modeldesk.gui.pages.debug_view import DebugView
 from modeldesk.gui.pages.explain_view import ExplainView
+from modeldesk.gui.pages.validate_view import ValidateView
 from modeldesk.gui.widgets.editors import MarkdownEditor, TagEditor
 from modeldesk.gui.widgets.long_text import preview, preview_style, show_whole
 from modeldesk.gui.widgets.model_diff import ModelDiffView
@@ -116,7 +117,10 @@ class ModelVersionPage(QWidget):
         self.tabs.addTab(self.explain, "Explain")
         self.bench = BenchView(context, self)
         self.tabs.addTab(self.bench, "Bench")
+        self.validate = ValidateView(context, self)
+        self.tabs.addTab(self.validate, "Validate")
         self.debug.row_chosen.connect(self._explain_row)
+        self.validate.row_chosen.connect(self._explain_row)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
@@ -198,6 +202,7 @@ class ModelVersionPage(QWidget):
             [op for op, _ in ops], [count for _, count in ops], value_axis="nodes"
         )
         self.bench.set_model(version.name, version.ref)
+        self.validate.set_model(version.name, version.ref)
         times = self.bench.op_times(version.ref)
         self.op_table.set_rows([[op, count, times.get(op, "")] for op, count in ops])
         metadata = facts.metadata.items()

@@ -269,7 +269,12 @@ class CompareChart(ChartFrame):
         self.rows: list[tuple[str, float, float]] = []
 
     def show_compare(
-        self, rows: Sequence[tuple[str, float, float]], first: str, second: str
+        self,
+        rows: Sequence[tuple[str, float, float]],
+        first: str,
+        second: str,
+        *,
+        axis: str = "mean |SHAP value|",
     ) -> None:
         """Two bars per feature: ``first`` above ``second``."""
         self.plot.clear()
@@ -289,5 +294,5 @@ class CompareChart(ChartFrame):
         self.plot.getAxis("left").setTicks(
             [[(p, row[0]) for p, row in zip(positions, rows, strict=True)]]
         )
-        self.plot.setLabel("bottom", "mean |SHAP value|")
+        self.plot.setLabel("bottom", axis)
         self.plot.enableAutoRange()

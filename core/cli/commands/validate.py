@@ -186,19 +186,15 @@ def suite_bisect(
 
 
 def _suite_for(state: CliState, spec: str, model_ref: str, dataset_ref: str | None):
-    """A stored suite by NAME[@V], or a FILE stored first (runs are evidence of a stored
-    version) once its inputs are known good: a suite that cannot run is not kept."""
-    from modeldesk.validate.registry import add_suite, get_suite, read_suite_file
-    from modeldesk.validate.run import check_inputs
-    from modeldesk.validate.suite import parse_suite
+    """A stored suite by NAME[@V], or a FILE, stored once its inputs are known good."""
+    from modeldesk.validate.registry import get_suite, read_suite_file
+    from modeldesk.validate.run import store_checked_suite
 
     path = Path(spec)
     if spec.endswith(".toml") or path.is_file():
-        text = read_suite_file(path)
-        check_inputs(state.catalog(), parse_suite(text, path=spec), model_ref,
-                     dataset_ref=dataset_ref, name=spec)  # fmt: skip
-        stored, _ = add_suite(state.catalog(), text, source_name=spec)
-        return stored
+        return store_checked_suite(
+            state.catalog(), read_suite_file(path), model_ref, dataset_ref=dataset_ref, name=spec
+        )
     return get_suite(state.catalog(), spec)
 
 
