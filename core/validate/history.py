@@ -6,14 +6,23 @@ import threading
 from dataclasses import dataclass, field, replace
 
 from modeldesk.catalog.store import Catalog
-from modeldesk.errors import BadInputError
+from modeldesk.errors import BadInputError, NotFoundError
 from modeldesk.models.registry import ModelVersion, get_model_version
 from modeldesk.progress import ProgressCallback, Stage, no_progress
 from modeldesk.validate.registry import StoredSuite, list_validation_runs, validation_run
+from modeldesk.validate.result import ValidationRun
 from modeldesk.validate.run import run_suite
 from modeldesk.validate.stats import FAIL
 
-__all__ = ["Bisection", "History", "bisect_check", "lineage", "suite_history"]
+__all__ = [
+    "Bisection",
+    "History",
+    "VersionRuns",
+    "bisect_check",
+    "lineage",
+    "suite_history",
+    "validate_versions",
+]
 
 
 @dataclass(frozen=True)
@@ -139,3 +148,34 @@ def bisect_check(
         else:
             low = middle
     return Bisection(check_id, chain[high].ref, chain[low].ref, verdicts)
+
+
+@dataclass
+class VersionRuns:
+    """A suite run on every version of a model: the runs, and the versions it refused."""
+
+    runs: list[ValidationRun] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # version ref -> why
+
+
+def validate_versions(
+    catalog: Catalog,
+    stored: StoredSuite,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> VersionRuns:
+    """Run (and record) a suite on every version of its model, oldest first, to fill the
+    versions x checks matrix. A version the suite cannot run on (the first version has
+    no previous one to be a champion against) is refused with the reason, and skipped."""
+    from modeldesk.catalog.browse import list_versions
+
+    refs = [v.ref for v in list_versions(catalog, "model", stored.suite.model)][::-1]
+    found = VersionRuns()
+    for index, ref in enumerate(refs):
+        step = Stage(progress, index / len(refs), (index + 1) / len(refs))
+        try:
+            found.runs.append(run_suite(catalog, stored, ref, progress=step, cancel=cancel))
+        except (BadInputError, NotFoundError) as error:  # the suite does not fit it
+            found.refused[ref] = str(error)
+    return found

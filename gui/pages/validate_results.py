@@ -41,6 +41,7 @@ RESULT_HEADERS = ["verdict", "check", "kind", "value", "interval vs threshold", 
                   "time (s)"]  # fmt: skip
 VERDICT_COLUMN, CHECK_COLUMN, INTERVAL_COLUMN = 0, 1, 4
 DIFFERENCE_BARS = 12
+MAX_CHECK_WIDTH = 190  # a long id is elided; its tooltip and the message show it whole
 
 
 def _result_row(check: dict[str, Any]) -> list[Any]:
@@ -156,6 +157,8 @@ class ResultsPanel(QWidget):
         )
         self.results.set_rows([_result_row(check) for check in run["checks"]])
         self.results.view.setColumnWidth(VERDICT_COLUMN, 104)
+        check_width = self.results.view.columnWidth(CHECK_COLUMN)
+        self.results.view.setColumnWidth(CHECK_COLUMN, min(check_width, MAX_CHECK_WIDTH))
         self.results.view.setColumnWidth(INTERVAL_COLUMN, 190)
         self._show_check(None)
         failing = [i for i, c in enumerate(run["checks"]) if c["verdict"] != "PASS"]
@@ -266,12 +269,19 @@ class ResultsPanel(QWidget):
                 item.setToolTip(f"{ref}: run {history.runs[ref]}")
                 self.matrix.setItem(row, column, item)
         self.matrix.resizeColumnsToContents()
-        if current_ref in history.versions:
-            self.matrix.selectRow(history.versions.index(current_ref))
+        if current_ref in history.versions:  # marked, not selected: selection hides colours
+            header = self.matrix.verticalHeaderItem(history.versions.index(current_ref))
+            font = header.font()
+            font.setBold(True)
+            header.setFont(font)
+            header.setText(f"▸ {current_ref}")
 
     def matrix_verdict(self, ref: str, check_id: str) -> str:
         """The verdict the matrix shows for a version and a check ('' if none)."""
-        rows = [self.matrix.verticalHeaderItem(r).text() for r in range(self.matrix.rowCount())]
+        rows = [
+            self.matrix.verticalHeaderItem(r).text().removeprefix("▸ ")
+            for r in range(self.matrix.rowCount())
+        ]
         columns = [
             self.matrix.horizontalHeaderItem(c).text() for c in range(self.matrix.columnCount())
         ]
@@ -281,6 +291,6 @@ class ResultsPanel(QWidget):
         return "" if text == "—" else text
 
     def _matrix_clicked(self, row: int, _column: int) -> None:
-        ref = self.matrix.verticalHeaderItem(row).text()
+        ref = self.matrix.verticalHeaderItem(row).text().removeprefix("▸ ")
         if ref in self.matrix_runs:
             self.run_chosen.emit(self.matrix_runs[ref])

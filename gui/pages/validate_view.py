@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from modeldesk.gui.context import AppContext
 from modeldesk.gui.jobs import Job
+from modeldesk.gui.pages import validate_jobs as jobs
 from modeldesk.gui.pages.debug_view import dataset_choices
 from modeldesk.gui.pages.validate_results import ResultsPanel
 from modeldesk.gui.widgets.flow import FlowLayout
@@ -34,32 +35,6 @@ from modeldesk.validate.registry import list_suites, list_validation_runs, valid
 __all__ = ["ValidateView"]
 
 NEW_SUITE = "(new suite)"
-
-
-def _validate_text(catalog: Any, *, text: str, model_ref: str, on_inconclusive: str | None,
-                   progress: Any, cancel: Any) -> dict[str, Any]:  # fmt: skip
-    """Store the editor's text (once it can run) and run it: a job on the pool."""
-    from modeldesk.validate.run import run_suite, store_checked_suite
-
-    stored = store_checked_suite(catalog, text, model_ref, name="the suite")
-    run = run_suite(catalog, stored, model_ref, on_inconclusive=on_inconclusive,
-                    progress=progress, cancel=cancel)  # fmt: skip
-    return run.to_dict()
-
-
-def _bisect(catalog: Any, *, text: str, model_ref: str, check_id: str, progress: Any,
-            cancel: Any) -> Any:  # fmt: skip
-    from modeldesk.validate.history import bisect_check
-    from modeldesk.validate.run import store_checked_suite
-
-    stored = store_checked_suite(catalog, text, model_ref, name="the suite")
-    return bisect_check(catalog, stored, model_ref, check_id, progress=progress, cancel=cancel)
-
-
-def _history(catalog: Any, *, model_name: str, suite_name: str) -> Any:
-    from modeldesk.validate.history import suite_history
-
-    return suite_history(catalog, model_name, suite_name)
 
 
 class ValidateView(QWidget):
@@ -92,6 +67,9 @@ class ValidateView(QWidget):
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        self.every_button = QPushButton("Run on every version", self)
+        self.every_button.setToolTip("Validate each version of the model (fills the matrix)")
+        self.every_button.clicked.connect(self.run_every_version)
         self.bisect_button = QPushButton("Bisect check", self)
         self.bisect_button.setToolTip(
             "Find the first version along this version's lineage where the selected check fails"
@@ -116,7 +94,8 @@ class ValidateView(QWidget):
 
         top = FlowLayout()
         for widget in (QLabel("Suite:", self), self.suite_choice, self.run_button,
-                       self.cancel_button, QLabel("inconclusive counts as", self),
+                       self.cancel_button, self.every_button,
+                       QLabel("inconclusive counts as", self),
                        self.inconclusive, self.bisect_button, self.propose_button,
                        self.propose_dataset):  # fmt: skip
             top.addWidget(widget)
@@ -180,7 +159,7 @@ class ValidateView(QWidget):
         current = self.model_ref
         self.context.run(
             f"reading the history of {suite_name}",
-            _history,
+            jobs.history,
             on_done=lambda history: self.results.show_history(history, current),
             key=f"validate-history:{id(self)}",
             model_name=self.model_name,
@@ -219,10 +198,13 @@ class ValidateView(QWidget):
         choice = self.inconclusive.currentText()
         return None if choice == "suite's choice" else choice
 
+    def _buttons(self, enabled: bool) -> None:
+        for button in (self.run_button, self.every_button, self.bisect_button):
+            button.setEnabled(enabled)
+        self.cancel_button.setEnabled(not enabled)
+
     def _start(self, title: str, fn: Any, on_done: Any, **kwargs: Any) -> Job:
-        self.run_button.setEnabled(False)
-        self.bisect_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
+        self._buttons(False)
         self.progress.setValue(0)
         self.progress.setFormat(title)
         self.progress.setVisible(True)
@@ -247,9 +229,32 @@ class ValidateView(QWidget):
             self.status.setText("Fix the suite's error first (listed under the editor).")
             return None
         self.status.setText("")
-        return self._start(f"validating {self.model_ref}", _validate_text, self._validated,
+        return self._start(f"validating {self.model_ref}", jobs.validate_text, self._validated,
                            text=self.editor.text(), model_ref=self.model_ref,
                            on_inconclusive=self._on_inconclusive())  # fmt: skip
+
+    def run_every_version(self) -> Job | None:
+        """Validate every version of the model with the editor's suite (recording each)."""
+        from modeldesk.validate.lint import syntax_problem
+
+        if self.model_ref is None or syntax_problem(self.editor.text())[1] is not None:
+            self.status.setText("Fix the suite's error first (listed under the editor).")
+            return None
+        return self._start(f"validating every version of {self.model_name}",
+                           jobs.validate_every_version, self._validated_every,
+                           text=self.editor.text(), model_ref=self.model_ref)  # fmt: skip
+
+    def _validated_every(self, outcome: Any) -> None:
+        suite_ref, found = outcome
+        self._refresh_suites(suite_ref)
+        mine = [run for run in found.runs if run.model == self.model_ref]
+        if mine:
+            self.results.show_run(mine[0].to_dict())
+        verdicts = ", ".join(f"{run.model} {run.verdict}" for run in found.runs)
+        refused = "; ".join(f"{ref} not run: {why}" for ref, why in found.refused.items())
+        self.status.setText(f"Validated {verdicts}." + (f" {refused}" if refused else ""))
+        self.results.details.setCurrentIndex(2)
+        self.context.catalog_changed.emit()
 
     def _progressed(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
@@ -259,9 +264,7 @@ class ValidateView(QWidget):
     def _ended(self, job: Job) -> None:
         if self.job is job:
             self.job = None
-            self.run_button.setEnabled(True)
-            self.bisect_button.setEnabled(True)
-            self.cancel_button.setEnabled(False)
+            self._buttons(True)
             self.progress.setVisible(False)
             if job.cancelled:
                 self.status.setText("Cancelled: no run was recorded.")
@@ -302,7 +305,7 @@ class ValidateView(QWidget):
         if self.model_ref is None or check is None:
             self.status.setText("Choose a check in the results to bisect.")
             return None
-        return self._start(f"bisecting {check['id']}", _bisect, self._bisected,
+        return self._start(f"bisecting {check['id']}", jobs.bisect, self._bisected,
                            text=self.editor.text(), model_ref=self.model_ref,
                            check_id=check["id"])  # fmt: skip
 

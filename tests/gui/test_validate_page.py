@@ -166,10 +166,10 @@ def test_a_suite_that_cannot_run_says_why_and_records_nothing(window, qtbot, dem
 
 
 def test_cancelling_a_run_records_no_run(window, qtbot, demo_path, monkeypatch):
-    import modeldesk.gui.pages.validate_view as validate_view
+    import modeldesk.gui.pages.validate_jobs as validate_jobs
 
-    held, reached = hold_mid_job(validate_view._validate_text)
-    monkeypatch.setattr(validate_view, "_validate_text", held)
+    held, reached = hold_mid_job(validate_jobs.validate_text)
+    monkeypatch.setattr(validate_jobs, "validate_text", held)
     view = _validate_tab(window).validate
     qtbot.waitUntil(lambda: not window.runner.active, timeout=60_000)
     before = catalog_snapshot(demo_path)
@@ -182,3 +182,24 @@ def test_cancelling_a_run_records_no_run(window, qtbot, demo_path, monkeypatch):
     assert "Cancelled" in view.status.text()
     after = catalog_snapshot(demo_path)
     assert {t: after[t] for t in RECORDS} == {t: before[t] for t in RECORDS}
+
+
+def test_every_version_fills_the_matrix_and_says_which_it_could_not_run(window, qtbot):
+    view = _validate_tab(window).validate
+    assert view.run_every_version() is not None
+    qtbot.waitUntil(lambda: view.job is None, timeout=180_000)
+    qtbot.waitUntil(lambda: not window.runner.active, timeout=60_000)
+    # The first version has no previous one for the champion check to compare with.
+    assert "breast-cancer@1 not run" in view.status.text()
+    assert "breast-cancer@2 PASS" in view.status.text()
+    assert view.results.matrix_verdict("breast-cancer@2", DIRECTION) == "PASS"
+    assert view.results.matrix_verdict("breast-cancer@3", DIRECTION) == "FAIL"
+    assert view.results.matrix_verdict("breast-cancer@1", DIRECTION) == ""
+    assert view.results.run["model"] == "breast-cancer@3"
+    # A matrix row opens that version's recorded run.
+    row = next(
+        r for r in range(view.results.matrix.rowCount())
+        if view.results.matrix.verticalHeaderItem(r).text().endswith("breast-cancer@2")
+    )  # fmt: skip
+    view.results._matrix_clicked(row, 0)
+    assert view.results.run["model"] == "breast-cancer@2" and view.results.run["verdict"] == "PASS"
