@@ -134,3 +134,23 @@ def test_missing_values_a_linear_model_cannot_take(demo, tmp_path):
     import_dataset(demo, tmp_path / "holes.csv", name="holes", label="progression")
     with pytest.raises(BadInputError, match=r"2 row\(s\) of holes@1 \(first: row 2\)"):
         predict(demo, "diabetes@1", "holes@1")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [("2", "label 2 in row 3"), ("", "label None in row 3")]
+)
+def test_a_label_outside_the_models_classes_is_named_with_its_row(demo, tmp_path, value, shown):
+    from modeldesk.datasets.importer import import_dataset
+    from modeldesk.resources import resources_dir
+
+    lines = (resources_dir() / "demo" / "data" / "breast-cancer-test.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    at = header.index('"diagnosis"')
+    cells = lines[4].split(",")  # data row 3
+    cells[at] = value
+    lines[4] = ",".join(cells)
+    path = tmp_path / "odd-labels.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import_dataset(demo, path, name="odd-labels", label="diagnosis")
+    with pytest.raises(BadInputError, match=shown):
+        predict(demo, "breast-cancer@1", "odd-labels@1")

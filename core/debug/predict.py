@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from dataclasses import dataclass
@@ -124,14 +125,19 @@ def predict(
     *,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
+    table: Any = None,
 ) -> Predictions:
-    """Predict every row of ``data_ref`` with ``model_ref`` (batched through ONNX Runtime)."""
+    """Predict every row of ``data_ref`` with ``model_ref`` (batched through ONNX Runtime).
+
+    ``table`` is the dataset version's rows when the caller has read them already.
+    """
     import pyarrow.parquet as pq
 
     model = get_model_version(catalog, model_ref)
     dataset = get_dataset_version(catalog, data_ref)
     plan = feed_plan(model, dataset)
-    table = pq.read_table(catalog.blobs.verified_path(dataset.sha256))
+    if table is None:
+        table = pq.read_table(catalog.blobs.verified_path(dataset.sha256))
     labels = [str(label) for label in (model.facts.class_names or [])]
     key = derived_key(
         "predictions",
@@ -200,15 +206,18 @@ def predict_table(
     *,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
+    session: Any = None,
 ) -> Predictions:
     """Predict the rows of ``table`` (a changed copy of ``dataset``'s, same columns).
 
     Not cached: the rows are not a dataset version's. Validation's invariance and
-    direction checks feed perturbed rows through here.
+    direction checks feed perturbed rows through here, through one ``session`` (from
+    ``open_session``) for all of a run's checks.
     """
     plan = feed_plan(model, dataset)
     labels = [str(label) for label in (model.facts.class_names or [])]
-    outputs = _run_model(catalog, plan, table, output_positions(model), labels, progress, cancel)
+    outputs = _run_model(catalog, plan, table, output_positions(model), labels, progress, cancel,
+                         session=session)  # fmt: skip
     return _assemble(model, dataset, table, outputs)
 
 
@@ -220,13 +229,18 @@ def _run_model(
     labels: list[str],
     progress: ProgressCallback,
     cancel: threading.Event | None,
+    *,
+    session: Any = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The model's value and probability outputs for every row, batched through ORT."""
+    """The model's value and probability outputs for every row, batched through ORT
+    (in a session of its own unless given one)."""
     model, rows = plan.model, table.num_rows
     probability_at, value_at = positions
     values, probabilities = [], []
-    with catalog.blobs.scratch("predict") as scratch:
-        session = open_session(catalog, model, scratch)
+    with contextlib.ExitStack() as stack:
+        if session is None:
+            session = open_session(catalog, model, stack.enter_context(
+                catalog.blobs.scratch("predict")))  # fmt: skip
         for start in range(0, rows, BATCH_ROWS):
             check_cancel(cancel, f"predicting with {model.ref}")
             stop = min(start + BATCH_ROWS, rows)
@@ -258,10 +272,20 @@ def _outputs_bytes(outputs: tuple[np.ndarray | None, np.ndarray | None]) -> byte
     return sink.getvalue().to_pybytes()
 
 
-def _load_outputs(catalog: Catalog, key: str) -> tuple[np.ndarray | None, np.ndarray | None] | None:
+Outputs = tuple[np.ndarray | None, np.ndarray | None]
+# Decoded cached outputs the process keeps (read-only): the key names the model and data
+# content, features and runtimes, so an entry can never go stale.
+_OUTPUTS_KEPT = 16
+_OUTPUTS_KEPT_VALUES = 1 << 20  # larger outputs are decoded again each time
+_recent_outputs: dict[str, Outputs] = {}
+
+
+def _load_outputs(catalog: Catalog, key: str) -> Outputs | None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if key in _recent_outputs:
+        return _recent_outputs[key]
     data = load_derived(catalog, key)
     if data is None:
         return None
@@ -271,6 +295,13 @@ def _load_outputs(catalog: Catalog, key: str) -> tuple[np.ndarray | None, np.nda
     probabilities = (
         np.column_stack([table.column(name).to_numpy() for name in columns]) if columns else None
     )
+    if table.num_rows * table.num_columns <= _OUTPUTS_KEPT_VALUES:
+        for array in (values, probabilities):
+            if array is not None:
+                array.flags.writeable = False
+        if len(_recent_outputs) >= _OUTPUTS_KEPT:
+            _recent_outputs.pop(next(iter(_recent_outputs)))
+        _recent_outputs[key] = (values, probabilities)
     return values, probabilities
 
 
@@ -288,17 +319,28 @@ def _refuse_missing(values: np.ndarray, model: ModelVersion, dataset: DatasetVer
 def _class_indexes(
     table: Any, model: ModelVersion, dataset: DatasetVersion, labels: list[str]
 ) -> np.ndarray:
+    """Each row's label as the index of its class among ``labels`` (a 1.0 reads as "1")."""
     if model.label not in table.column_names:
         raise BadInputError(f"dataset {dataset.ref} has no label column {model.label!r}")
     positions = {label: index for index, label in enumerate(labels)}
-    raw = table.column(model.label).to_pylist()
-    indexes = np.empty(len(raw), dtype=np.int64)
-    for row, value in enumerate(raw):
+    # Each distinct value is looked up once: a label column holds a handful of them.
+    encoded = table.column(model.label).combine_chunks().dictionary_encode()
+    codes = encoded.indices
+    if codes.null_count:
+        row = int(np.flatnonzero(np.asarray(codes.is_null()))[0])
+        raise BadInputError(
+            f"label None in row {row} of {dataset.ref} is not one of model {model.ref}'s "
+            f"classes ({', '.join(labels)})"
+        )
+    codes = np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
+    mapping = np.empty(len(encoded.dictionary), dtype=np.int64)
+    for code, value in enumerate(encoded.dictionary.to_pylist()):
         text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
         if text not in positions:
+            row = int(np.flatnonzero(codes == code)[0])
             raise BadInputError(
                 f"label {value!r} in row {row} of {dataset.ref} is not one of model "
                 f"{model.ref}'s classes ({', '.join(labels)})"
             )
-        indexes[row] = positions[text]
-    return indexes
+        mapping[code] = positions[text]
+    return mapping[codes]

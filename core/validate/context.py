@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from modeldesk.catalog.store import Catalog
 from modeldesk.datasets.registry import DatasetVersion, get_dataset_version
-from modeldesk.debug.predict import Predictions, predict, predict_table
+from modeldesk.debug.predict import Predictions, open_session, predict, predict_table
 from modeldesk.errors import BadInputError, NotFoundError
 from modeldesk.models.registry import ModelVersion, get_model_version
 from modeldesk.progress import check_cancel
@@ -56,6 +57,19 @@ class RunContext:
         self._predictions: dict[tuple[int, int], Predictions] = {}
         self._columns: dict[tuple[int, str], np.ndarray] = {}
         self._resamples: dict[str, SharedResamples] = {}
+        self._session: Any = None
+        self._open = contextlib.ExitStack()  # the session's scratch folder, if it needs one
+
+    def close(self) -> None:
+        """Release the run's ONNX Runtime session and its scratch folder."""
+        self._session = None
+        self._open.close()
+
+    def __enter__(self) -> RunContext:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def dataset(self, check: Check) -> DatasetVersion:
         """The dataset version a check reads: its own ``dataset``, else the run's."""
@@ -71,8 +85,11 @@ class RunContext:
         key = (model.id, dataset.id)
         if key not in self._predictions:
             check_cancel(self.cancel, f"validating {self.model.ref}")
+            # Every model reads the same rows: the dataset is read once per run.
+            read = next((p.table for (_, d), p in self._predictions.items() if d == dataset.id),
+                        None)  # fmt: skip
             self._predictions[key] = predict(
-                self.catalog, model.ref, dataset.ref, cancel=self.cancel
+                self.catalog, model.ref, dataset.ref, cancel=self.cancel, table=read
             )
             self.rows_predicted += dataset.rows
         return self._predictions[key]
@@ -119,7 +136,12 @@ class RunContext:
     def predict_perturbed(self, dataset: DatasetVersion, table: Any) -> Predictions:
         """The run's model on a changed copy of ``dataset``'s rows (never cached)."""
         check_cancel(self.cancel, f"validating {self.model.ref}")
-        result = predict_table(self.catalog, self.model, dataset, table, cancel=self.cancel)
+        if self._session is None:  # one session for every perturbed pass of the run
+            scratch = self._open.enter_context(self.catalog.blobs.scratch("validate"))
+            self._session = open_session(self.catalog, self.model, scratch)
+        result = predict_table(
+            self.catalog, self.model, dataset, table, cancel=self.cancel, session=self._session
+        )
         self.rows_predicted += table.num_rows
         return result
 

@@ -168,18 +168,18 @@ def run_suite(
     if policy not in ON_INCONCLUSIVE:
         raise BadInputError(f"--on-inconclusive {policy!r}: choose fail, pass or skip")
     default_dataset = dataset_ref or suite.dataset
-    ctx = RunContext(catalog, suite, model, default_dataset, cancel)
     results: list[CheckResult] = []
     ordered = sorted(suite.checks, key=lambda check: check.kind not in _PREDICTING)
-    for index, check in enumerate(ordered):
-        check_cancel(cancel, f"validating {model.ref}")
-        progress(index, len(ordered), f"check {check.id}")
-        began = time.perf_counter()
-        result = CHECKS[check.kind](ctx, check)
-        result.seconds = time.perf_counter() - began
-        if result.verdict == INCONCLUSIVE and policy == "skip":
-            result.verdict = SKIPPED
-        results.append(result)
+    with RunContext(catalog, suite, model, default_dataset, cancel) as ctx:
+        for index, check in enumerate(ordered):
+            check_cancel(cancel, f"validating {model.ref}")
+            progress(index, len(ordered), f"check {check.id}")
+            began = time.perf_counter()
+            result = CHECKS[check.kind](ctx, check)
+            result.seconds = time.perf_counter() - began
+            if result.verdict == INCONCLUSIVE and policy == "skip":
+                result.verdict = SKIPPED
+            results.append(result)
     by_id = {result.id: result for result in results}
     results = [by_id[check.id] for check in suite.checks]  # the suite's own order
     progress(len(ordered), len(ordered), "validated")
