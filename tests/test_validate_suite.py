@@ -15,7 +15,9 @@ from modeldesk.validate.stats import (
     holm_all_rejected,
     holm_any_rejected,
     mcnemar_exact,
+    percentiles,
     rows_to_decide,
+    running_sums,
     verdict_at_least,
 )
 from modeldesk.validate.suite import SuiteError, parse_suite
@@ -176,3 +178,22 @@ def test_holm_and_mcnemar():
     # Exact two-sided binomial tail: 10 vs 2 discordant pairs.
     assert mcnemar_exact(10, 2) == pytest.approx(0.03857, abs=1e-5)
     assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(5, 5) == 1.0
+
+
+def test_percentiles_equal_numpys_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 3, 7, 200, 1999, 2000):
+        values = rng.normal(size=size) * rng.choice([1e-6, 1.0, 1e6])
+        for points in ((2.5, 97.5), (0.5, 99.5), (0.0, 100.0), (5.0, 95.0), (50.0,)):
+            expected = np.percentile(values, points).tolist()
+            assert percentiles(values, points) == expected, (size, points)
+    ties = np.repeat([0.1, 0.2, 0.3], 700)
+    assert percentiles(ties, (2.5, 97.5)) == np.percentile(ties, [2.5, 97.5]).tolist()
+
+
+def test_running_sums_equal_cumsum_bit_for_bit():
+    rng = np.random.default_rng(4)
+    counts = rng.poisson(1, (569, 2000)).astype(np.float32) * np.float32(0.37)
+    assert np.array_equal(running_sums(counts.copy()), np.cumsum(counts, axis=0))
+    narrow = counts[:, :1].astype(np.float64)  # a point estimate's one column of ones
+    assert np.array_equal(running_sums(narrow.copy()), np.cumsum(narrow, axis=0))

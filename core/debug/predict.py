@@ -29,6 +29,7 @@ __all__ = [
     "output_positions",
     "predict",
     "predict_table",
+    "predict_versions",
     "probability_matrix",
 ]
 
@@ -131,10 +132,23 @@ def predict(
 
     ``table`` is the dataset version's rows when the caller has read them already.
     """
-    import pyarrow.parquet as pq
-
     model = get_model_version(catalog, model_ref)
     dataset = get_dataset_version(catalog, data_ref)
+    return predict_versions(catalog, model, dataset, progress=progress, cancel=cancel, table=table)
+
+
+def predict_versions(
+    catalog: Catalog,
+    model: ModelVersion,
+    dataset: DatasetVersion,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+    table: Any = None,
+) -> Predictions:
+    """``predict`` for versions the caller has read already."""
+    import pyarrow.parquet as pq
+
     plan = feed_plan(model, dataset)
     if table is None:
         table = pq.read_table(catalog.blobs.verified_path(dataset.sha256))
@@ -169,8 +183,11 @@ def _assemble(
     dataset: DatasetVersion,
     table: Any,
     outputs: tuple[np.ndarray | None, np.ndarray | None],
+    *,
+    labelled: bool = True,
 ) -> Predictions:
-    """Predictions from the model's value and probability outputs on ``table``'s rows."""
+    """Predictions from the model's value and probability outputs on ``table``'s rows
+    (``labelled``: with the label column read as ``y_true``, if the model names one)."""
     values, probabilities = outputs
     labels = [str(label) for label in (model.facts.class_names or [])]
     task = _task(model)
@@ -180,7 +197,7 @@ def _assemble(
             labels = [str(index) for index in range(matrix.shape[1])]
         _refuse_missing(matrix, model, dataset)
         predicted = np.argmax(matrix, axis=1)
-        y_true = _class_indexes(table, model, dataset, labels) if model.label else None
+        y_true = _class_indexes(table, model, dataset, labels) if model.label and labelled else None
         names = model.classes if model.classes and len(model.classes) == len(labels) else labels
         return Predictions(
             model, dataset, task, y_true, predicted, matrix, labels, list(names), table
@@ -188,7 +205,7 @@ def _assemble(
     predicted = np.asarray(values, dtype=np.float64)
     _refuse_missing(predicted, model, dataset)
     y_true = None
-    if model.label and model.label in table.column_names:
+    if labelled and model.label and model.label in table.column_names:
         y_true = np.asarray(table.column(model.label).to_numpy(), dtype=np.float64)
     return Predictions(model, dataset, task, y_true, predicted, None, [], [], table)
 
@@ -207,18 +224,20 @@ def predict_table(
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
     session: Any = None,
+    labelled: bool = True,
 ) -> Predictions:
     """Predict the rows of ``table`` (a changed copy of ``dataset``'s, same columns).
 
     Not cached: the rows are not a dataset version's. Validation's invariance and
     direction checks feed perturbed rows through here, through one ``session`` (from
-    ``open_session``) for all of a run's checks.
+    ``open_session``) for all of a run's checks, and ``labelled=False``: they compare
+    outputs, so the labels are not read.
     """
     plan = feed_plan(model, dataset)
     labels = [str(label) for label in (model.facts.class_names or [])]
     outputs = _run_model(catalog, plan, table, output_positions(model), labels, progress, cancel,
                          session=session)  # fmt: skip
-    return _assemble(model, dataset, table, outputs)
+    return _assemble(model, dataset, table, outputs, labelled=labelled)
 
 
 def _run_model(

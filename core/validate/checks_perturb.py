@@ -26,6 +26,7 @@ from modeldesk.validate.stats import (
     bootstrap,
     combine_verdicts,
     rows_to_decide,
+    running_sums,
     verdict_at_least,
     verdict_at_most,
 )
@@ -87,6 +88,8 @@ def _rows_and_table(
     rows = np.arange(table.num_rows) if mask is None else np.flatnonzero(mask)
     if len(rows) == 0:
         raise BadInputError(f"check {check.id!r}: its filter keeps no row of {dataset.ref}")
+    if mask is None:
+        return rows, table  # every row: no copy
     import pyarrow as pa
 
     return rows, table.take(pa.array(rows))
@@ -288,7 +291,7 @@ def _p99(abs_diff: np.ndarray):
     ordered = abs_diff[order]
 
     def compute(weights: np.ndarray) -> np.ndarray:
-        cumulative = np.cumsum(weights.T[order], axis=0)  # vector additions (see _auc)
+        cumulative = running_sums(weights.T[order])  # a gathered copy: summed in place
         rank = np.floor(cumulative[-1:] * 0.99)
         index = np.minimum((cumulative <= rank).sum(axis=0), len(ordered) - 1)
         return ordered[index]

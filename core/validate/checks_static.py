@@ -21,6 +21,7 @@ from modeldesk.validate.stats import (
     PASS,
     bootstrap,
     rows_to_decide,
+    running_sums,
     verdict_at_most,
 )
 from modeldesk.validate.suite import Check
@@ -144,8 +145,8 @@ def _percentile(q: float):
 
     def compute(weights: np.ndarray, latencies: np.ndarray) -> np.ndarray:
         order = np.argsort(latencies)
-        # Running counts down the rows of the transposed weights: vector additions.
-        ordered, cumulative = latencies[order], np.cumsum(weights.T[order], axis=0)
+        # Running counts down the rows of the transposed weights (a gathered copy).
+        ordered, cumulative = latencies[order], running_sums(weights.T[order])
         rank = np.floor(cumulative[-1:] * q / 100)
         index = np.minimum((cumulative <= rank).sum(axis=0), len(ordered) - 1)
         return ordered[index]

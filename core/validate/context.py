@@ -10,7 +10,7 @@ import numpy as np
 
 from modeldesk.catalog.store import Catalog
 from modeldesk.datasets.registry import DatasetVersion, get_dataset_version
-from modeldesk.debug.predict import Predictions, open_session, predict, predict_table
+from modeldesk.debug.predict import Predictions, open_session, predict_table, predict_versions
 from modeldesk.errors import BadInputError, NotFoundError
 from modeldesk.models.registry import ModelVersion, get_model_version
 from modeldesk.progress import check_cancel
@@ -45,6 +45,7 @@ class RunContext:
         model: ModelVersion,
         dataset_ref: str,
         cancel: threading.Event | None,
+        datasets: dict[str, DatasetVersion] | None = None,
     ) -> None:
         self.catalog = catalog
         self.suite = suite
@@ -53,7 +54,7 @@ class RunContext:
         self.cancel = cancel
         self.rows_predicted = 0
         self.datasets_read: dict[str, str] = {}
-        self._datasets: dict[str, DatasetVersion] = {}
+        self._datasets: dict[str, DatasetVersion] = dict(datasets or {})  # by ref, read once
         self._predictions: dict[tuple[int, int], Predictions] = {}
         self._columns: dict[tuple[int, str], np.ndarray] = {}
         self._resamples: dict[str, SharedResamples] = {}
@@ -71,9 +72,9 @@ class RunContext:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def dataset(self, check: Check) -> DatasetVersion:
+    def dataset(self, check: Check | None) -> DatasetVersion:
         """The dataset version a check reads: its own ``dataset``, else the run's."""
-        ref = check.get("dataset") or self.dataset_ref
+        ref = (check.get("dataset") if check is not None else None) or self.dataset_ref
         if ref not in self._datasets:
             self._datasets[ref] = get_dataset_version(self.catalog, ref)
         dataset = self._datasets[ref]
@@ -88,8 +89,8 @@ class RunContext:
             # Every model reads the same rows: the dataset is read once per run.
             read = next((p.table for (_, d), p in self._predictions.items() if d == dataset.id),
                         None)  # fmt: skip
-            self._predictions[key] = predict(
-                self.catalog, model.ref, dataset.ref, cancel=self.cancel, table=read
+            self._predictions[key] = predict_versions(
+                self.catalog, model, dataset, cancel=self.cancel, table=read
             )
             self.rows_predicted += dataset.rows
         return self._predictions[key]
@@ -140,7 +141,13 @@ class RunContext:
             scratch = self._open.enter_context(self.catalog.blobs.scratch("validate"))
             self._session = open_session(self.catalog, self.model, scratch)
         result = predict_table(
-            self.catalog, self.model, dataset, table, cancel=self.cancel, session=self._session
+            self.catalog,
+            self.model,
+            dataset,
+            table,
+            cancel=self.cancel,
+            session=self._session,
+            labelled=False,
         )
         self.rows_predicted += table.num_rows
         return result

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from modeldesk.errors import BadInputError
-from modeldesk.validate.stats import Statistic
+from modeldesk.validate.stats import Statistic, running_sums
 
 __all__ = [
     "CLASSIFICATION_METRICS",
@@ -129,7 +129,7 @@ def _auc_by_order(scores: np.ndarray, positive: np.ndarray) -> Statistic:
     # Rows of the transposed weights (rows x resamples): running sums down axis 0 are
     # whole-vector additions, many times faster than numpy's cumsum along axis 1.
     def by_group(values: np.ndarray) -> np.ndarray:
-        running = np.cumsum(values, axis=0)[ends]
+        running = running_sums(values)[ends]  # values: a fresh array, summed in place
         return np.diff(running, axis=0, prepend=0)
 
     def compute(weights: np.ndarray) -> np.ndarray:
@@ -138,7 +138,7 @@ def _auc_by_order(scores: np.ndarray, positive: np.ndarray) -> Statistic:
         neg = ordered - pos
         if ties:
             pos, neg = by_group(pos), by_group(neg)
-        below = np.cumsum(neg, axis=0) - neg  # negatives in strictly lower groups
+        below = running_sums(neg.copy()) - neg  # negatives in strictly lower groups
         wins = (pos * (below + neg / 2)).sum(axis=0)
         return ratio(wins, pos.sum(axis=0) * neg.sum(axis=0))
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import difflib
 import threading
 import time
-from importlib import metadata
 
 from modeldesk import __version__
+from modeldesk.catalog.derived import runtime_versions
 from modeldesk.catalog.store import Catalog
 from modeldesk.datasets.registry import DatasetVersion, get_dataset_version
 from modeldesk.errors import BadInputError
@@ -71,8 +71,13 @@ def _metric_fits(name: str, task: str, check: Check, classes: list[str]) -> None
         )
 
 
-def preflight(catalog: Catalog, suite: Suite, model: ModelVersion, dataset_ref: str) -> None:
-    """Refuse what is wrong before anything runs: refs, columns, metrics, perturbations."""
+def preflight(
+    catalog: Catalog, suite: Suite, model: ModelVersion, dataset_ref: str
+) -> dict[str, DatasetVersion]:
+    """Refuse what is wrong before anything runs: refs, columns, metrics, perturbations.
+
+    Returns the dataset versions the checks read, by the ref they are named with.
+    """
     task = _task(model)
     classes = list(model.classes or model.facts.class_names or [])
     datasets: dict[str, DatasetVersion] = {}
@@ -110,6 +115,7 @@ def preflight(catalog: Catalog, suite: Suite, model: ModelVersion, dataset_ref: 
             from modeldesk.bench.profiles import get_profile
 
             get_profile(catalog, check.get("profile"))
+    return datasets
 
 
 def check_inputs(
@@ -121,11 +127,16 @@ def check_inputs(
     name: str = "the suite",
 ) -> ModelVersion:
     """The model version, once the suite fits it and every input exists (see preflight)."""
+    return _checked(catalog, suite, model_ref, dataset_ref, name)[0]
+
+
+def _checked(
+    catalog: Catalog, suite: Suite, model_ref: str, dataset_ref: str | None, name: str
+) -> tuple[ModelVersion, dict[str, DatasetVersion]]:
     model = get_model_version(catalog, model_ref)
     if model.name != suite.model:
         raise BadInputError(f"{name} validates model {suite.model!r}, not {model.name!r}")
-    preflight(catalog, suite, model, dataset_ref or suite.dataset)
-    return model
+    return model, preflight(catalog, suite, model, dataset_ref or suite.dataset)
 
 
 def store_checked_suite(
@@ -163,14 +174,14 @@ def run_suite(
     """
     started = time.perf_counter()
     suite = stored.suite
-    model = check_inputs(catalog, suite, model_ref, dataset_ref=dataset_ref, name=stored.ref)
+    model, datasets = _checked(catalog, suite, model_ref, dataset_ref, stored.ref)
     policy = on_inconclusive or suite.on_inconclusive
     if policy not in ON_INCONCLUSIVE:
         raise BadInputError(f"--on-inconclusive {policy!r}: choose fail, pass or skip")
     default_dataset = dataset_ref or suite.dataset
     results: list[CheckResult] = []
     ordered = sorted(suite.checks, key=lambda check: check.kind not in _PREDICTING)
-    with RunContext(catalog, suite, model, default_dataset, cancel) as ctx:
+    with RunContext(catalog, suite, model, default_dataset, cancel, datasets) as ctx:
         for index, check in enumerate(ordered):
             check_cancel(cancel, f"validating {model.ref}")
             progress(index, len(ordered), f"check {check.id}")
@@ -183,8 +194,7 @@ def run_suite(
     by_id = {result.id: result for result in results}
     results = [by_id[check.id] for check in suite.checks]  # the suite's own order
     progress(len(ordered), len(ordered), "validated")
-    dataset = get_dataset_version(catalog, default_dataset)
-    ctx.datasets_read.setdefault(dataset.ref, dataset.sha256)
+    dataset = ctx.dataset(None)
     run = ValidationRun(
         suite=stored.ref,
         suite_sha256=suite.sha256,
@@ -197,7 +207,7 @@ def run_suite(
         seed=suite.seed,
         results=results,
         rows_predicted=ctx.rows_predicted,
-        runtimes={"modeldesk": __version__, "onnxruntime": metadata.version("onnxruntime")},
+        runtimes={"modeldesk": __version__, **runtime_versions(["onnxruntime"])},
     )
     run.seconds = time.perf_counter() - started
     if record:

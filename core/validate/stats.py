@@ -30,7 +30,9 @@ __all__ = [
     "holm_any_rejected",
     "interval_of",
     "mcnemar_exact",
+    "percentiles",
     "rows_to_decide",
+    "running_sums",
     "share_beyond",
     "verdict_at_least",
     "verdict_at_most",
@@ -39,6 +41,7 @@ __all__ = [
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 CHUNK_CELLS = 1 << 18  # resamples x rows drawn at once (a cache-sized chunk)
 SHARED_CELLS = 1 << 23  # resamples x rows kept for a run's checks (32 MB of float32)
+NARROW_COLUMNS = 64  # below this many resamples numpy's own cumsum is the faster one
 SHARED_KEPT = 4  # shared count matrices a process keeps between runs (at most 128 MB)
 
 # A statistic of rows weighted by their counts in one resample: counts (R x n) -> (R,).
@@ -144,6 +147,21 @@ def _counts(generator: np.random.Generator, resamples: int, rows: int) -> np.nda
     return out
 
 
+def running_sums(rows_first: np.ndarray) -> np.ndarray:
+    """Cumulative sums down axis 0 of a (rows x resamples) matrix, in place.
+
+    numpy's cumsum along axis 0 of a C-ordered matrix walks each column with a stride
+    of a whole row; adding each row to the next is a contiguous vector addition, about
+    3x faster for a bootstrap's 2,000 resamples. The additions are in the same order,
+    so the sums are the same.
+    """
+    if rows_first.ndim < 2 or rows_first.shape[1] < NARROW_COLUMNS:  # a point estimate
+        return np.cumsum(rows_first, axis=0, out=rows_first)
+    for row in range(1, len(rows_first)):
+        rows_first[row] += rows_first[row - 1]
+    return rows_first
+
+
 def bootstrap_draws(
     statistic: Statistic,
     rows: int,
@@ -186,8 +204,27 @@ def interval_of(point: float, drawn: np.ndarray, confidence: float) -> Interval:
     if len(drawn) == 0:
         return Interval(point, math.nan, math.nan, confidence, 0)
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(drawn, [tail, 100 - tail])
-    return Interval(point, float(low), float(high), confidence, len(drawn))
+    low, high = percentiles(drawn, (tail, 100 - tail))
+    return Interval(point, low, high, confidence, len(drawn))
+
+
+def percentiles(values: np.ndarray, points: tuple[float, ...]) -> list[float]:
+    """``np.percentile(values, points)`` (its default, linear method), bit for bit, from one
+    partial sort: numpy's own call costs more than the work for a few thousand draws."""
+    count = len(values)
+    positions = []
+    for point in points:
+        virtual = (point / 100) * (count - 1)
+        below = min(max(math.floor(virtual), 0), count - 1)
+        positions.append((below, min(below + 1, count - 1), virtual - below))
+    kth = sorted({index for below, above, _ in positions for index in (below, above)})
+    ordered = np.partition(np.asarray(values, dtype=np.float64), kth)
+    found = []
+    for below, above, gamma in positions:
+        a, b = ordered[below], ordered[above]
+        step = b - a  # numpy's lerp, from the nearer end (exact at both ends)
+        found.append(float(b - step * (1 - gamma) if gamma >= 0.5 else a + step * gamma))
+    return found
 
 
 def bootstrap(
