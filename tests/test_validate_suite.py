@@ -197,3 +197,22 @@ def test_running_sums_equal_cumsum_bit_for_bit():
     assert np.array_equal(running_sums(counts.copy()), np.cumsum(counts, axis=0))
     narrow = counts[:, :1].astype(np.float64)  # a point estimate's one column of ones
     assert np.array_equal(running_sums(narrow.copy()), np.cumsum(narrow, axis=0))
+
+
+@pytest.mark.parametrize("decimals", [None, 1])  # distinct scores, and many ties
+def test_the_weighted_auc_counts_every_pair_once_and_ties_as_half(decimals):
+    from modeldesk.validate.metrics import _auc
+
+    rng = np.random.default_rng(5)
+    scores = rng.random(60) if decimals is None else np.round(rng.random(60), decimals)
+    positive = rng.random(60) < 0.4
+    weights = rng.poisson(1, (5, 60)).astype(np.float64)
+    pos, neg = np.flatnonzero(positive), np.flatnonzero(~positive)
+    for w, found in zip(weights, _auc(scores, positive)(weights), strict=True):
+        wins = sum(
+            w[i] * w[j] * (1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0)
+            for i in pos
+            for j in neg
+        )
+        assert found == pytest.approx(wins / (w[pos].sum() * w[neg].sum()))
+    assert np.isnan(_auc(scores, positive)(np.zeros((1, 60))))[0]

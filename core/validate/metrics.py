@@ -93,54 +93,34 @@ def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         )
 
 
-AUC_PAIRS_AS_MATRIX = 4_000_000  # positive x negative rows up to which AUC is one product
-
-
 def _auc(scores: np.ndarray, positive: np.ndarray) -> Statistic:
     """Weighted ROC AUC: P(score of a positive > a negative's), ties counting half.
 
-    For up to a few million positive x negative pairs it is one matrix product: with
-    ``beats[i, j]`` 1 when positive i outscores negative j (1/2 on a tie), a resample's
-    wins are ``w_pos @ beats @ w_neg``. Beyond that, rows go in score order and the
-    negatives below each positive are running sums.
+    The negatives go in score order; their running weight sums, read at each positive's
+    place (found once by ``searchsorted``), are the weight of the negatives it beats, and
+    the running sums a tie spans add half theirs. A resample is a few passes over its
+    rows (rows x resamples, running sums as row additions), not a positives x negatives
+    product.
     """
     pos_rows, neg_rows = np.flatnonzero(positive), np.flatnonzero(~positive)
-    if len(pos_rows) * len(neg_rows) <= AUC_PAIRS_AS_MATRIX:
-        difference = scores[pos_rows][:, None] - scores[neg_rows][None, :]
-        beats = RowQuantity((difference > 0) + 0.5 * (difference == 0))
-
-        def by_pairs(weights: np.ndarray) -> np.ndarray:
-            w_pos, w_neg = weights[:, pos_rows], weights[:, neg_rows]
-            wins = (beats.dot(w_pos) * w_neg).sum(axis=1)
-            return ratio(wins, w_pos.sum(axis=1) * w_neg.sum(axis=1))
-
-        return by_pairs
-    return _auc_by_order(scores, positive)
-
-
-def _auc_by_order(scores: np.ndarray, positive: np.ndarray) -> Statistic:
-    """AUC over score-ordered rows: groups of equal scores read off running sums."""
-    order = np.argsort(scores, kind="stable")
-    ordered_scores = scores[order]
-    is_positive = positive[order]
-    ends = np.flatnonzero(np.r_[ordered_scores[1:] != ordered_scores[:-1], True])
-    ties = len(ends) < len(scores)
-
-    # Rows of the transposed weights (rows x resamples): running sums down axis 0 are
-    # whole-vector additions, many times faster than numpy's cumsum along axis 1.
-    def by_group(values: np.ndarray) -> np.ndarray:
-        running = running_sums(values)[ends]  # values: a fresh array, summed in place
-        return np.diff(running, axis=0, prepend=0)
+    neg_order = neg_rows[np.argsort(scores[neg_rows], kind="stable")]
+    neg_scores, pos_scores = scores[neg_order], scores[pos_rows]
+    below = np.searchsorted(neg_scores, pos_scores, side="left")  # negatives strictly below
+    upto = np.searchsorted(neg_scores, pos_scores, side="right")  # ... and those tied
+    ties = bool((upto > below).any())
 
     def compute(weights: np.ndarray) -> np.ndarray:
-        ordered = weights.T[order]
-        pos = np.where(is_positive[:, None], ordered, 0)
-        neg = ordered - pos
+        by_row = weights.T
+        running = np.empty((len(neg_order) + 1, len(weights)), dtype=weights.dtype)
+        running[0] = 0
+        running[1:] = by_row[neg_order]
+        running_sums(running[1:])
+        credit = running[below]
         if ties:
-            pos, neg = by_group(pos), by_group(neg)
-        below = running_sums(neg.copy()) - neg  # negatives in strictly lower groups
-        wins = (pos * (below + neg / 2)).sum(axis=0)
-        return ratio(wins, pos.sum(axis=0) * neg.sum(axis=0))
+            credit += (running[upto] - credit) * 0.5
+        w_pos = by_row[pos_rows]
+        wins = np.einsum("ij,ij->j", w_pos, credit)
+        return ratio(wins, w_pos.sum(axis=0) * running[-1])
 
     return compute
 
