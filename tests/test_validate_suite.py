@@ -17,7 +17,6 @@ from modeldesk.validate.stats import (
     mcnemar_exact,
     percentiles,
     rows_to_decide,
-    running_sums,
     verdict_at_least,
 )
 from modeldesk.validate.suite import SuiteError, parse_suite
@@ -189,30 +188,3 @@ def test_percentiles_equal_numpys_bit_for_bit():
             assert percentiles(values, points) == expected, (size, points)
     ties = np.repeat([0.1, 0.2, 0.3], 700)
     assert percentiles(ties, (2.5, 97.5)) == np.percentile(ties, [2.5, 97.5]).tolist()
-
-
-def test_running_sums_equal_cumsum_bit_for_bit():
-    rng = np.random.default_rng(4)
-    counts = rng.poisson(1, (569, 2000)).astype(np.float32) * np.float32(0.37)
-    assert np.array_equal(running_sums(counts.copy()), np.cumsum(counts, axis=0))
-    narrow = counts[:, :1].astype(np.float64)  # a point estimate's one column of ones
-    assert np.array_equal(running_sums(narrow.copy()), np.cumsum(narrow, axis=0))
-
-
-@pytest.mark.parametrize("decimals", [None, 1])  # distinct scores, and many ties
-def test_the_weighted_auc_counts_every_pair_once_and_ties_as_half(decimals):
-    from modeldesk.validate.metrics import _auc
-
-    rng = np.random.default_rng(5)
-    scores = rng.random(60) if decimals is None else np.round(rng.random(60), decimals)
-    positive = rng.random(60) < 0.4
-    weights = rng.poisson(1, (5, 60)).astype(np.float64)
-    pos, neg = np.flatnonzero(positive), np.flatnonzero(~positive)
-    for w, found in zip(weights, _auc(scores, positive)(weights), strict=True):
-        wins = sum(
-            w[i] * w[j] * (1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0)
-            for i in pos
-            for j in neg
-        )
-        assert found == pytest.approx(wins / (w[pos].sum() * w[neg].sum()))
-    assert np.isnan(_auc(scores, positive)(np.zeros((1, 60))))[0]

@@ -206,10 +206,9 @@ def dataset_inputs(
     import base64
 
     import numpy as np
-    import pyarrow.parquet as pq
 
     from modeldesk.bench.agent import MAX_MESSAGE_BYTES
-    from modeldesk.datasets.registry import get_dataset_version
+    from modeldesk.datasets.registry import get_dataset_version, read_rows
     from modeldesk.debug.feeds import feed_plan, make_feeds
 
     dataset = get_dataset_version(catalog, data_ref)
@@ -217,7 +216,7 @@ def dataset_inputs(
     rows = min(dataset.rows, max(batch_sizes))
     if rows == 0:
         raise BadInputError(f"dataset {dataset.ref} has no rows to feed {model.ref}")
-    table = pq.read_table(catalog.blobs.verified_path(dataset.sha256)).slice(0, rows)
+    table = read_rows(catalog, dataset).slice(0, rows)
     feeds = make_feeds(plan, table, 0, rows)
     entries, size = [], 0
     for batch in batch_sizes:

@@ -150,6 +150,27 @@ def get_dataset_version(
     )
 
 
+# Parquet rows the process keeps, by content hash: an entry is bytes that matched their
+# hash when read, so it can never go stale. Larger tables are read again each time.
+_TABLES_KEPT = 4
+_TABLES_KEPT_BYTES = 64 << 20
+_recent_tables: dict[str, Any] = {}
+
+
+def read_rows(catalog: Catalog, dataset: DatasetVersion) -> Any:
+    """The dataset version's rows as an Arrow table (immutable), its bytes verified."""
+    import pyarrow.parquet as pq
+
+    table = _recent_tables.get(dataset.sha256)
+    if table is None:
+        table = pq.read_table(catalog.blobs.verified_path(dataset.sha256))
+        if table.nbytes <= _TABLES_KEPT_BYTES:
+            if len(_recent_tables) >= _TABLES_KEPT:
+                _recent_tables.pop(next(iter(_recent_tables)))
+            _recent_tables[dataset.sha256] = table
+    return table
+
+
 def dataset_version_by_id(catalog: Catalog, row_id: int) -> DatasetVersion:
     """The dataset version with this row id."""
     return _version_from_row(catalog, DATASET.version_row_by_id(catalog, row_id), with_columns=True)

@@ -14,7 +14,7 @@ import numpy as np
 from modeldesk.catalog.derived import derived_key, load_derived, store_derived
 from modeldesk.catalog.paths import inside
 from modeldesk.catalog.store import Catalog
-from modeldesk.datasets.registry import DatasetVersion, get_dataset_version
+from modeldesk.datasets.registry import DatasetVersion, get_dataset_version, read_rows
 from modeldesk.debug.feeds import FeedPlan, feed_plan, make_feeds
 from modeldesk.errors import BadInputError
 from modeldesk.models.registry import ModelVersion, get_model_version
@@ -31,6 +31,7 @@ __all__ = [
     "predict_table",
     "predict_versions",
     "probability_matrix",
+    "session_in",
 ]
 
 BATCH_ROWS = 4096
@@ -58,20 +59,35 @@ class Predictions:
         return self.model.trained_on == self.dataset.ref
 
 
-def open_session(catalog: Catalog, model: ModelVersion, scratch: Path) -> Any:
-    """An ONNX Runtime CPU session for ``model`` (external data laid out in ``scratch``)."""
+def open_session(catalog: Catalog, model: ModelVersion, scratch: Path | None) -> Any:
+    """An ONNX Runtime CPU session for ``model`` (external data laid out in ``scratch``,
+    which only a model with external data needs)."""
     import onnxruntime as ort
 
     path = catalog.blobs.verified_path(model.sha256)
     if model.external_files:
+        if scratch is None:
+            raise ValueError(f"model {model.ref}: its external data needs a scratch folder")
         path = lay_out_model(catalog, model, scratch / "model")
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # Without this, ORT's worker threads spin after every run, taking the cores from the
+    # numpy work between a validation run's passes (both ran about twice as slow).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # ORT raises its own types; the model is the problem
         detail = " ".join(str(error).split())[:300] or type(error).__name__
         raise BadInputError(f"model {model.ref}: ONNX Runtime cannot load it ({detail})") from None
+
+
+def session_in(catalog: Catalog, model: ModelVersion, stack: contextlib.ExitStack) -> Any:
+    """``open_session``, with a scratch folder (closed by ``stack``) only for a model whose
+    external data must be laid out; most models load from their blob where it is."""
+    scratch = None
+    if model.external_files:
+        scratch = stack.enter_context(catalog.blobs.scratch("predict"))
+    return open_session(catalog, model, scratch)
 
 
 def lay_out_model(catalog: Catalog, model: ModelVersion, folder: Path) -> Path:
@@ -147,11 +163,9 @@ def predict_versions(
     table: Any = None,
 ) -> Predictions:
     """``predict`` for versions the caller has read already."""
-    import pyarrow.parquet as pq
-
     plan = feed_plan(model, dataset)
     if table is None:
-        table = pq.read_table(catalog.blobs.verified_path(dataset.sha256))
+        table = read_rows(catalog, dataset)
     labels = [str(label) for label in (model.facts.class_names or [])]
     key = derived_key(
         "predictions",
@@ -175,7 +189,7 @@ def predict_versions(
             params={},
             data=_outputs_bytes(outputs),
         )
-    return _assemble(model, dataset, table, outputs)
+    return _assemble(model, dataset, table, outputs, own_rows=True)
 
 
 def _assemble(
@@ -185,9 +199,12 @@ def _assemble(
     outputs: tuple[np.ndarray | None, np.ndarray | None],
     *,
     labelled: bool = True,
+    own_rows: bool = False,
 ) -> Predictions:
     """Predictions from the model's value and probability outputs on ``table``'s rows
-    (``labelled``: with the label column read as ``y_true``, if the model names one)."""
+    (``labelled``: with the label column read as ``y_true``, if the model names one;
+    ``own_rows``: ``table`` is the dataset version's own rows, so its labels' class
+    indexes can be kept)."""
     values, probabilities = outputs
     labels = [str(label) for label in (model.facts.class_names or [])]
     task = _task(model)
@@ -197,7 +214,10 @@ def _assemble(
             labels = [str(index) for index in range(matrix.shape[1])]
         _refuse_missing(matrix, model, dataset)
         predicted = np.argmax(matrix, axis=1)
-        y_true = _class_indexes(table, model, dataset, labels) if model.label and labelled else None
+        y_true = None
+        if model.label and labelled:
+            read = _kept_class_indexes if own_rows else _class_indexes
+            y_true = read(table, model, dataset, labels)
         names = model.classes if model.classes and len(model.classes) == len(labels) else labels
         return Predictions(
             model, dataset, task, y_true, predicted, matrix, labels, list(names), table
@@ -258,8 +278,7 @@ def _run_model(
     values, probabilities = [], []
     with contextlib.ExitStack() as stack:
         if session is None:
-            session = open_session(catalog, model, stack.enter_context(
-                catalog.blobs.scratch("predict")))  # fmt: skip
+            session = session_in(catalog, model, stack)
         for start in range(0, rows, BATCH_ROWS):
             check_cancel(cancel, f"predicting with {model.ref}")
             stop = min(start + BATCH_ROWS, rows)
@@ -333,6 +352,26 @@ def _refuse_missing(values: np.ndarray, model: ModelVersion, dataset: DatasetVer
             f"{dataset.ref} (first: row {first}); they hold missing or infinite values "
             "it cannot take"
         )
+
+
+# Class indexes of datasets' labels the process keeps: the key names the dataset's
+# content, the label column and the classes, so an entry can never go stale.
+_recent_labels: dict[tuple[str, str, tuple[str, ...]], np.ndarray] = {}
+
+
+def _kept_class_indexes(
+    table: Any, model: ModelVersion, dataset: DatasetVersion, labels: list[str]
+) -> np.ndarray:
+    key = (dataset.sha256, str(model.label), tuple(labels))
+    if key not in _recent_labels:
+        indexes = _class_indexes(table, model, dataset, labels)
+        if len(indexes) > _OUTPUTS_KEPT_VALUES:
+            return indexes
+        indexes.flags.writeable = False
+        if len(_recent_labels) >= _OUTPUTS_KEPT:
+            _recent_labels.pop(next(iter(_recent_labels)))
+        _recent_labels[key] = indexes
+    return _recent_labels[key]
 
 
 def _class_indexes(

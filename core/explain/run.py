@@ -16,6 +16,7 @@ import numpy as np
 
 from modeldesk.catalog.derived import has_derived, load_derived, store_derived
 from modeldesk.catalog.store import Catalog
+from modeldesk.datasets.registry import read_rows
 from modeldesk.debug.feeds import feature_matrix, feed_plan
 from modeldesk.debug.predict import open_session
 from modeldesk.errors import BadInputError
@@ -42,10 +43,9 @@ ADDITIVITY_TOLERANCE = 1e-4
 
 def _background(catalog: Catalog, plan: ExplainPlan) -> tuple[np.ndarray, np.ndarray]:
     """The background rows (sampled with the seed, or all) and all of the source's rows."""
-    import pyarrow.parquet as pq
 
     source = plan.background_dataset
-    table = pq.read_table(catalog.blobs.verified_path(source.sha256))
+    table = read_rows(catalog, source)
     every = feature_matrix(feed_plan(plan.model, source), table, 0, source.rows)
     if plan.background == "all" or int(plan.background) >= len(every):
         return every, every
@@ -105,7 +105,6 @@ def explain(
 
     A cancelled run raises ``Cancelled`` and stores nothing.
     """
-    import pyarrow.parquet as pq
 
     plan = plan or plan_explanation(
         catalog,
@@ -123,7 +122,7 @@ def explain(
         return Explanation.from_bytes(cached)
     started = time.perf_counter()
     progress(0, 1, "reading rows")
-    table = pq.read_table(catalog.blobs.verified_path(plan.dataset.sha256))
+    table = read_rows(catalog, plan.dataset)
     data = feature_matrix(plan.feeds, table, plan.start, plan.stop)
     background_rows, every = _background(catalog, plan)
     stage = Stage(progress, 0.05, 1.0)

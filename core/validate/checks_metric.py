@@ -36,6 +36,7 @@ from modeldesk.validate.stats import (
     verdict_at_most,
 )
 from modeldesk.validate.suite import Check
+from modeldesk.validate.weighted import paired
 
 __all__ = ["check_champion", "check_metric", "check_slices", "slice_masks"]
 
@@ -273,8 +274,7 @@ def check_slices(ctx: RunContext, check: Check) -> CheckResult:
 def _paired(name: str, candidate: Outcomes, baseline: Outcomes) -> Statistic:
     """How much better the candidate is than the baseline, on the same resampled rows."""
     sign = 1.0 if higher_is_better(name) else -1.0
-    new, old = statistic(name, candidate), statistic(name, baseline)
-    return lambda weights: sign * (new(weights) - old(weights))
+    return paired(statistic(name, candidate), statistic(name, baseline), sign)
 
 
 def check_champion(ctx: RunContext, check: Check) -> CheckResult:

@@ -16,7 +16,6 @@ from modeldesk.datasets.registry import DatasetVersion
 from modeldesk.debug.predict import Predictions
 from modeldesk.errors import BadInputError
 from modeldesk.validate.context import RunContext
-from modeldesk.validate.metrics import RowQuantity, ratio
 from modeldesk.validate.result import CheckResult
 from modeldesk.validate.stats import (
     FAIL,
@@ -26,20 +25,15 @@ from modeldesk.validate.stats import (
     bootstrap,
     combine_verdicts,
     rows_to_decide,
-    running_sums,
     verdict_at_least,
     verdict_at_most,
 )
 from modeldesk.validate.suite import Check
+from modeldesk.validate.weighted import LinearStatistic, WeightedPercentile
 
 __all__ = ["check_direction", "check_invariance", "check_parity"]
 
 EVIDENCE_ROWS = 20
-
-
-def _mean_of(row: np.ndarray):
-    quantity = RowQuantity(row)
-    return lambda weights: ratio(quantity.dot(weights), weights.sum(axis=1))
 
 
 def _interval(
@@ -47,7 +41,7 @@ def _interval(
 ) -> Interval:
     """The bootstrap interval of a row quantity's mean over the dataset rows ``row_ids``."""
     return bootstrap(
-        _mean_of(row.astype(np.float64)),
+        LinearStatistic.mean(row),
         len(row),
         resamples=ctx.suite.resamples,
         shared=ctx.resamples(dataset),
@@ -286,19 +280,6 @@ def check_direction(ctx: RunContext, check: Check) -> CheckResult:
     )
 
 
-def _p99(abs_diff: np.ndarray):
-    order = np.argsort(abs_diff)
-    ordered = abs_diff[order]
-
-    def compute(weights: np.ndarray) -> np.ndarray:
-        cumulative = running_sums(weights.T[order])  # a gathered copy: summed in place
-        rank = np.floor(cumulative[-1:] * 0.99)
-        index = np.minimum((cumulative <= rank).sum(axis=0), len(ordered) - 1)
-        return ordered[index]
-
-    return compute
-
-
 def check_parity(ctx: RunContext, check: Check) -> CheckResult:
     """``parity``: this version's outputs match a reference version's on the same rows."""
     dataset = ctx.dataset(check)
@@ -331,7 +312,7 @@ def check_parity(ctx: RunContext, check: Check) -> CheckResult:
     if check.get("max_p99_abs_diff") is not None:
         limit = float(check.get("max_p99_abs_diff"))
         interval = bootstrap(
-            _p99(abs_diff), len(abs_diff), resamples=ctx.suite.resamples,
+            WeightedPercentile(abs_diff, 0.99), len(abs_diff), resamples=ctx.suite.resamples,
             shared=ctx.resamples(dataset), row_ids=kept,
             confidence=ctx.suite.confidence, seed=ctx.seed(check, dataset),
         )  # fmt: skip

@@ -21,10 +21,10 @@ from modeldesk.validate.stats import (
     PASS,
     bootstrap,
     rows_to_decide,
-    running_sums,
     verdict_at_most,
 )
 from modeldesk.validate.suite import Check
+from modeldesk.validate.weighted import WeightedPercentile
 
 __all__ = ["check_contract", "check_data", "check_latency"]
 
@@ -140,20 +140,6 @@ def check_data(ctx: RunContext, check: Check) -> CheckResult:
     )
 
 
-def _percentile(q: float):
-    """The percentile as onnxruntime_perf_test takes it, of weighted latencies."""
-
-    def compute(weights: np.ndarray, latencies: np.ndarray) -> np.ndarray:
-        order = np.argsort(latencies)
-        # Running counts down the rows of the transposed weights (a gathered copy).
-        ordered, cumulative = latencies[order], running_sums(weights.T[order])
-        rank = np.floor(cumulative[-1:] * q / 100)
-        index = np.minimum((cumulative <= rank).sum(axis=0), len(ordered) - 1)
-        return ordered[index]
-
-    return compute
-
-
 def check_latency(ctx: RunContext, check: Check) -> CheckResult:
     """``latency``: the profile's percentile of the newest benchmark within ``budget_ms``."""
     from modeldesk.bench.profiles import get_profile
@@ -176,9 +162,9 @@ def check_latency(ctx: RunContext, check: Check) -> CheckResult:
             threshold=f"<= {budget:g} ms",
         )
     latencies = np.asarray(run.results["batches"][0]["latencies_ms"], dtype=np.float64)
-    compute = _percentile(percentile)
+    # The percentile as onnxruntime_perf_test takes it, of the resampled latencies.
     interval = bootstrap(
-        lambda weights: compute(weights, latencies),
+        WeightedPercentile(latencies, percentile / 100),
         len(latencies),
         resamples=ctx.suite.resamples,
         shared=ctx.resamples(None),

@@ -10,7 +10,7 @@ import numpy as np
 
 from modeldesk.catalog.store import Catalog
 from modeldesk.datasets.registry import DatasetVersion, get_dataset_version
-from modeldesk.debug.predict import Predictions, open_session, predict_table, predict_versions
+from modeldesk.debug.predict import Predictions, predict_table, predict_versions, session_in
 from modeldesk.errors import BadInputError, NotFoundError
 from modeldesk.models.registry import ModelVersion, get_model_version
 from modeldesk.progress import check_cancel
@@ -46,6 +46,7 @@ class RunContext:
         dataset_ref: str,
         cancel: threading.Event | None,
         datasets: dict[str, DatasetVersion] | None = None,
+        baselines: dict[str, ModelVersion] | None = None,
     ) -> None:
         self.catalog = catalog
         self.suite = suite
@@ -58,6 +59,8 @@ class RunContext:
         self._predictions: dict[tuple[int, int], Predictions] = {}
         self._columns: dict[tuple[int, str], np.ndarray] = {}
         self._resamples: dict[str, SharedResamples] = {}
+        self._masks: dict[tuple[int, str], np.ndarray] = {}
+        self._baselines: dict[str, ModelVersion] = dict(baselines or {})  # by spec
         self._session: Any = None
         self._open = contextlib.ExitStack()  # the session's scratch folder, if it needs one
 
@@ -113,7 +116,11 @@ class RunContext:
         """The rows the check's ``where`` keeps (None: every row)."""
         if check.where is None:
             return None
-        return check.where.mask({name: self.column(dataset, name) for name in check.where.columns})
+        key = (dataset.id, check.where.text)
+        if key not in self._masks:
+            columns = {name: self.column(dataset, name) for name in check.where.columns}
+            self._masks[key] = check.where.mask(columns)
+        return self._masks[key]
 
     def row_ids(self, dataset: DatasetVersion, check: Check) -> np.ndarray:
         """The dataset row numbers the check's filter keeps (all rows without one)."""
@@ -138,8 +145,7 @@ class RunContext:
         """The run's model on a changed copy of ``dataset``'s rows (never cached)."""
         check_cancel(self.cancel, f"validating {self.model.ref}")
         if self._session is None:  # one session for every perturbed pass of the run
-            scratch = self._open.enter_context(self.catalog.blobs.scratch("validate"))
-            self._session = open_session(self.catalog, self.model, scratch)
+            self._session = session_in(self.catalog, self.model, self._open)
         result = predict_table(
             self.catalog,
             self.model,
@@ -154,6 +160,11 @@ class RunContext:
 
     def baseline(self, spec: str, check: Check) -> ModelVersion:
         """``previous``, ``approved`` or ``NAME@V``: the version a check compares with."""
+        if spec not in self._baselines:
+            self._baselines[spec] = self._find_baseline(spec, check)
+        return self._baselines[spec]
+
+    def _find_baseline(self, spec: str, check: Check) -> ModelVersion:
         model = self.model
         if spec == "previous":
             number = model.parent_version or (model.version - 1)

@@ -10,19 +10,26 @@ follow ``modeldesk debug``: ``accuracy``, ``error_rate``, ``log_loss``, ``roc_au
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from modeldesk.errors import BadInputError
-from modeldesk.validate.stats import Statistic, running_sums
+from modeldesk.validate.weighted import (
+    Combined,
+    LinearStatistic,
+    Statistic,
+    ratio,
+    rows_total,
+    running_sums,
+)
 
 __all__ = [
     "CLASSIFICATION_METRICS",
     "HIGHER_IS_BETTER",
     "REGRESSION_METRICS",
     "Outcomes",
-    "RowQuantity",
     "metric_names",
     "ratio",
     "statistic",
@@ -72,28 +79,7 @@ def higher_is_better(name: str) -> bool:
     return name.split("[", 1)[0] in HIGHER_IS_BETTER
 
 
-class RowQuantity:
-    """A per-row quantity (rows) or several (rows x k), kept in both precisions:
-    resample counts are float32 (fast products), the point estimate's weights float64."""
-
-    def __init__(self, values: np.ndarray) -> None:
-        self.f64 = np.asarray(values, dtype=np.float64)
-        self.f32 = self.f64.astype(np.float32)
-
-    def dot(self, weights: np.ndarray) -> np.ndarray:
-        """Each resample's weighted sum of the quantity (or of each of them)."""
-        return weights @ (self.f32 if weights.dtype == np.float32 else self.f64)
-
-
-def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, NaN where the denominator is 0 (no row of that kind drawn)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(
-            denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan
-        )
-
-
-def _auc(scores: np.ndarray, positive: np.ndarray) -> Statistic:
+class _Auc:
     """Weighted ROC AUC: P(score of a positive > a negative's), ties counting half.
 
     The negatives go in score order; their running weight sums, read at each positive's
@@ -101,28 +87,61 @@ def _auc(scores: np.ndarray, positive: np.ndarray) -> Statistic:
     the running sums a tie spans add half theirs. A resample is a few passes over its
     rows (rows x resamples, running sums as row additions), not a positives x negatives
     product.
+
+    Only where the classes overlap do the resamples differ in more than totals: a
+    positive above every negative beats them all, and the negatives below every
+    overlapping positive are beaten by each. Those two groups are one weighted sum each
+    (a matrix-vector product), so the row-by-row work covers the overlap alone, which
+    for a useful classifier is a small part of the rows.
     """
-    pos_rows, neg_rows = np.flatnonzero(positive), np.flatnonzero(~positive)
-    neg_order = neg_rows[np.argsort(scores[neg_rows], kind="stable")]
-    neg_scores, pos_scores = scores[neg_order], scores[pos_rows]
-    below = np.searchsorted(neg_scores, pos_scores, side="left")  # negatives strictly below
-    upto = np.searchsorted(neg_scores, pos_scores, side="right")  # ... and those tied
-    ties = bool((upto > below).any())
 
-    def compute(weights: np.ndarray) -> np.ndarray:
-        by_row = weights.T
-        running = np.empty((len(neg_order) + 1, len(weights)), dtype=weights.dtype)
-        running[0] = 0
-        running[1:] = by_row[neg_order]
-        running_sums(running[1:])
-        credit = running[below]
-        if ties:
-            credit += (running[upto] - credit) * 0.5
-        w_pos = by_row[pos_rows]
-        wins = np.einsum("ij,ij->j", w_pos, credit)
-        return ratio(wins, w_pos.sum(axis=0) * running[-1])
+    def __init__(self, scores: np.ndarray, positive: np.ndarray) -> None:
+        positives, negatives = np.flatnonzero(positive), np.flatnonzero(~positive)
+        self.negatives = negatives[np.argsort(scores[negatives], kind="stable")]
+        neg_scores, pos_scores = scores[self.negatives], scores[positives]
+        below = np.searchsorted(neg_scores, pos_scores, side="left")  # strictly below
+        upto = np.searchsorted(neg_scores, pos_scores, side="right")  # ... and tied
+        top = below == len(self.negatives)  # above every negative
+        self.top, self.positives = positives[top], positives[~top]
+        self.start = int(below[~top].min()) if (~top).any() else len(self.negatives)
+        self.below, self.upto = below[~top] - self.start, upto[~top] - self.start
+        self.ties = bool((upto > below).any())
 
-    return compute
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        """The AUC for each row of weights."""
+        return self.of_counts(weights.T, None)
+
+    def of_counts(self, by_row: np.ndarray, row_ids: np.ndarray | None) -> np.ndarray:
+        """The AUC on counts held rows x resamples (``row_ids``: where its rows are)."""
+        negatives, positives, top = self.negatives, self.positives, self.top
+        if row_ids is not None:
+            negatives, positives, top = row_ids[negatives], row_ids[positives], row_ids[top]
+        top_weight = rows_total(by_row, top)  # positives above every negative
+        beaten = rows_total(by_row, negatives[: self.start])  # negatives below the overlap
+        # running[k]: the negatives' weight below the k-th negative of the overlap.
+        running = np.empty((len(negatives) - self.start + 1, by_row.shape[1]), by_row.dtype)
+        running[0] = beaten
+        # Gathered straight into place ("clip": valid indexes, and no buffered copy).
+        np.take(by_row, negatives[self.start :], axis=0, out=running[1:], mode="clip")
+        running_sums(running)
+        credit = running[self.below]
+        if self.ties:
+            credit += (running[self.upto] - credit) * 0.5
+        w_pos = by_row[positives]
+        wins = np.einsum("ij,ij->j", w_pos, credit) + top_weight * running[-1]
+        return ratio(wins, (w_pos.sum(axis=0) + top_weight) * running[-1])
+
+
+def _auc(scores: np.ndarray, positive: np.ndarray) -> Statistic:
+    return _Auc(scores, positive)
+
+
+def _sums_ratio(sums: np.ndarray) -> np.ndarray:
+    return ratio(sums[:, 0], sums[:, 1])
+
+
+def _per_row(*quantities: np.ndarray, finish: Callable[[np.ndarray], np.ndarray]) -> Statistic:
+    return LinearStatistic(np.column_stack(quantities), finish)
 
 
 def statistic(name: str, outcomes: Outcomes, *, where: str = "metric") -> Statistic:
@@ -134,56 +153,46 @@ def statistic(name: str, outcomes: Outcomes, *, where: str = "metric") -> Statis
             f"{where}: {name!r} is not a {task} metric (choose from {', '.join(available)})"
         )
     y, predicted = outcomes.y_true, outcomes.predicted
+    rows = np.ones(len(y))
     if outcomes.task == "regression":
         residual = y - predicted
         if name == "mae":
-            absolute = RowQuantity(np.abs(residual))
-            return lambda w: ratio(absolute.dot(w), w.sum(axis=1))
+            return LinearStatistic.mean(np.abs(residual))
         if name == "rmse":
-            squares = RowQuantity(residual**2)
-            return lambda w: np.sqrt(ratio(squares.dot(w), w.sum(axis=1)))
+            return _per_row(residual**2, rows, finish=lambda s: np.sqrt(_sums_ratio(s)))
         if name == "residual_mean":
-            signed = RowQuantity(residual)
-            return lambda w: ratio(signed.dot(w), w.sum(axis=1))
+            return LinearStatistic.mean(residual)
         # R² from sums: a float32 sum of squares about zero loses the spread, so the
         # targets are centred first (R² does not depend on where zero is).
         centred = y - y.mean()
-        squares, targets, targets2 = (
-            RowQuantity(residual**2),
-            RowQuantity(centred),
-            RowQuantity(centred**2),
-        )
 
-        def r2(w: np.ndarray) -> np.ndarray:
-            total = w.sum(axis=1)
-            spread = targets2.dot(w) - ratio(targets.dot(w) ** 2, total)
-            return 1 - ratio(squares.dot(w), spread)
+        def r2(s: np.ndarray) -> np.ndarray:
+            spread = s[:, 2] - ratio(s[:, 1] ** 2, s[:, 3])
+            return 1 - ratio(s[:, 0], spread)
 
-        return r2
-    correct = RowQuantity(y == predicted)
+        return _per_row(residual**2, centred, centred**2, rows, finish=r2)
+    correct = (y == predicted).astype(np.float64)
     if name == "accuracy":
-        return lambda w: ratio(correct.dot(w), w.sum(axis=1))
+        return LinearStatistic.mean(correct)
     if name == "error_rate":
-        return lambda w: 1 - ratio(correct.dot(w), w.sum(axis=1))
+        return _per_row(correct, rows, finish=lambda s: 1 - _sums_ratio(s))
     probabilities = outcomes.probabilities
     assert probabilities is not None
     if name == "log_loss":
         chosen = probabilities[np.arange(len(y)), y.astype(int)]
-        loss = RowQuantity(-np.log(np.clip(chosen, EPSILON, 1.0)))
-        return lambda w: ratio(loss.dot(w), w.sum(axis=1))
+        return LinearStatistic.mean(-np.log(np.clip(chosen, EPSILON, 1.0)))
     if name == "roc_auc":
         classes = probabilities.shape[1]
         if classes == 2:
             return _auc(probabilities[:, 1], y == 1)
         parts = [_auc(probabilities[:, index], y == index) for index in range(classes)]
-        return lambda w: np.nanmean(np.stack([part(w) for part in parts]), axis=0)
+        return Combined(parts, lambda values: np.nanmean(np.stack(values), axis=0))
     match = _PER_CLASS.match(name)
     assert match is not None
     index = outcomes.class_names.index(match[2])
-    hit = RowQuantity((y == index) & (predicted == index))
-    actual, called = RowQuantity(y == index), RowQuantity(predicted == index)
+    hit, actual, called = (y == index) & (predicted == index), y == index, predicted == index
     if match[1] == "recall":
-        return lambda w: ratio(hit.dot(w), actual.dot(w))
+        return _per_row(hit, actual, finish=_sums_ratio)
     if match[1] == "precision":
-        return lambda w: ratio(hit.dot(w), called.dot(w))
-    return lambda w: ratio(2 * hit.dot(w), actual.dot(w) + called.dot(w))
+        return _per_row(hit, called, finish=_sums_ratio)
+    return _per_row(hit, actual, called, finish=lambda s: ratio(2 * s[:, 0], s[:, 1] + s[:, 2]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import threading
 import time
+from dataclasses import dataclass
 
 from modeldesk import __version__
 from modeldesk.catalog.derived import runtime_versions
@@ -71,16 +72,21 @@ def _metric_fits(name: str, task: str, check: Check, classes: list[str]) -> None
         )
 
 
-def preflight(
-    catalog: Catalog, suite: Suite, model: ModelVersion, dataset_ref: str
-) -> dict[str, DatasetVersion]:
-    """Refuse what is wrong before anything runs: refs, columns, metrics, perturbations.
+@dataclass(frozen=True)
+class Inputs:
+    """What a suite's checks read, each looked up once: dataset versions and the model
+    versions named as baselines, by the refs the checks name them with."""
 
-    Returns the dataset versions the checks read, by the ref they are named with.
-    """
+    datasets: dict[str, DatasetVersion]
+    baselines: dict[str, ModelVersion]
+
+
+def preflight(catalog: Catalog, suite: Suite, model: ModelVersion, dataset_ref: str) -> Inputs:
+    """Refuse what is wrong before anything runs: refs, columns, metrics, perturbations."""
     task = _task(model)
     classes = list(model.classes or model.facts.class_names or [])
     datasets: dict[str, DatasetVersion] = {}
+    baselines: dict[str, ModelVersion] = {}
     for check in suite.checks:
         where = f"check {check.id!r} (line {check.line})"
         ref = check.get("dataset") or dataset_ref
@@ -109,13 +115,13 @@ def preflight(
             raise BadInputError(f"{where}: a step needs numbers; {check.get('column')!r} is text")
         for field in ("baseline", "reference"):
             spec = check.get(field)
-            if spec and spec not in ("previous", "approved"):
-                get_model_version(catalog, spec)
+            if spec and spec not in ("previous", "approved") and spec not in baselines:
+                baselines[spec] = get_model_version(catalog, spec)
         if check.kind == "latency":
             from modeldesk.bench.profiles import get_profile
 
             get_profile(catalog, check.get("profile"))
-    return datasets
+    return Inputs(datasets, baselines)
 
 
 def check_inputs(
@@ -132,7 +138,7 @@ def check_inputs(
 
 def _checked(
     catalog: Catalog, suite: Suite, model_ref: str, dataset_ref: str | None, name: str
-) -> tuple[ModelVersion, dict[str, DatasetVersion]]:
+) -> tuple[ModelVersion, Inputs]:
     model = get_model_version(catalog, model_ref)
     if model.name != suite.model:
         raise BadInputError(f"{name} validates model {suite.model!r}, not {model.name!r}")
@@ -174,14 +180,16 @@ def run_suite(
     """
     started = time.perf_counter()
     suite = stored.suite
-    model, datasets = _checked(catalog, suite, model_ref, dataset_ref, stored.ref)
+    model, inputs = _checked(catalog, suite, model_ref, dataset_ref, stored.ref)
     policy = on_inconclusive or suite.on_inconclusive
     if policy not in ON_INCONCLUSIVE:
         raise BadInputError(f"--on-inconclusive {policy!r}: choose fail, pass or skip")
     default_dataset = dataset_ref or suite.dataset
     results: list[CheckResult] = []
     ordered = sorted(suite.checks, key=lambda check: check.kind not in _PREDICTING)
-    with RunContext(catalog, suite, model, default_dataset, cancel, datasets) as ctx:
+    with RunContext(
+        catalog, suite, model, default_dataset, cancel, inputs.datasets, inputs.baselines
+    ) as ctx:
         for index, check in enumerate(ordered):
             check_cancel(cancel, f"validating {model.ref}")
             progress(index, len(ordered), f"check {check.id}")

@@ -1,9 +1,11 @@
 """Bootstrap intervals and the verdicts built on them.
 
 Every metric a check uses is a ratio of weighted sums over rows (accuracy, recall,
-MAE, ...) or a weighted AUC, so one resample is a vector of row counts and a batch of
-resamples is a matrix product. Resamples are drawn in chunks, so memory stays bounded
-whatever the row count. A paired comparison applies the same resamples to both models.
+MAE, ...), a weighted AUC or percentile, so one resample is a vector of row counts and
+a batch of resamples is a matrix of them (``weighted`` holds the statistics' fast
+forms). A run's checks share one such matrix per dataset; without it, resamples are
+drawn in chunks, so memory stays bounded whatever the row count. A paired comparison
+applies the same resamples to both models.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from modeldesk.validate.weighted import Statistic, evaluate_counts
 
 __all__ = [
     "FAIL",
@@ -32,7 +35,6 @@ __all__ = [
     "mcnemar_exact",
     "percentiles",
     "rows_to_decide",
-    "running_sums",
     "share_beyond",
     "verdict_at_least",
     "verdict_at_most",
@@ -41,11 +43,7 @@ __all__ = [
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 CHUNK_CELLS = 1 << 18  # resamples x rows drawn at once (a cache-sized chunk)
 SHARED_CELLS = 1 << 23  # resamples x rows kept for a run's checks (32 MB of float32)
-NARROW_COLUMNS = 64  # below this many resamples numpy's own cumsum is the faster one
 SHARED_KEPT = 4  # shared count matrices a process keeps between runs (at most 128 MB)
-
-# A statistic of rows weighted by their counts in one resample: counts (R x n) -> (R,).
-Statistic = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -95,29 +93,13 @@ class SharedResamples:
         self.seed = seed
         self.rows = rows  # the dataset's rows: a subset's counts are columns of these
 
-    def counts(self, rows: int) -> np.ndarray | None:
-        """The (resamples x rows) float32 counts, or None when too large to keep."""
-        by_row = self._by_row(rows)
-        return None if by_row is None else by_row.T
-
-    def _by_row(self, rows: int) -> np.ndarray | None:
-        if rows * self.resamples > SHARED_CELLS:
+    def by_row(self, rows: int | None = None) -> np.ndarray | None:
+        """The (rows x resamples) float32 counts of ``rows`` rows (the dataset's when None),
+        read-only, or None when too many to keep."""
+        rows = self.rows if rows is None else rows
+        if rows is None or rows * self.resamples > SHARED_CELLS:
             return None
         return _shared_counts(self.resamples, self.seed, rows)
-
-    def of_rows(self, row_ids: np.ndarray) -> np.ndarray | None:
-        """The counts of some of the dataset's rows in each resample of all of them.
-
-        A metric of the rows a filter keeps is a statistic of the whole dataset, so its
-        bootstrap resamples the whole dataset and reads the kept rows' counts (their
-        number varies from resample to resample, as it would between samples).
-        """
-        by_row = self._by_row(self.rows) if self.rows is not None else None
-        if by_row is None:
-            return None
-        if len(row_ids) == self.rows:  # row ids are sorted and distinct: all of them
-            return by_row.T
-        return by_row[row_ids].T  # a row gather: contiguous copies, not strided ones
 
 
 @functools.lru_cache(maxsize=SHARED_KEPT)
@@ -147,21 +129,6 @@ def _counts(generator: np.random.Generator, resamples: int, rows: int) -> np.nda
     return out
 
 
-def running_sums(rows_first: np.ndarray) -> np.ndarray:
-    """Cumulative sums down axis 0 of a (rows x resamples) matrix, in place.
-
-    numpy's cumsum along axis 0 of a C-ordered matrix walks each column with a stride
-    of a whole row; adding each row to the next is a contiguous vector addition, about
-    3x faster for a bootstrap's 2,000 resamples. The additions are in the same order,
-    so the sums are the same.
-    """
-    if rows_first.ndim < 2 or rows_first.shape[1] < NARROW_COLUMNS:  # a point estimate
-        return np.cumsum(rows_first, axis=0, out=rows_first)
-    for row in range(1, len(rows_first)):
-        rows_first[row] += rows_first[row - 1]
-    return rows_first
-
-
 def bootstrap_draws(
     statistic: Statistic,
     rows: int,
@@ -185,11 +152,11 @@ def bootstrap_draws(
     point = float(statistic(np.ones((1, rows)))[0])
     common = None
     if shared is not None and shared.resamples == resamples:
-        common = shared.of_rows(row_ids) if row_ids is not None else shared.counts(rows)
-    generator = np.random.default_rng(seed)
+        common = shared.by_row(rows if row_ids is None else None)
     if common is not None:
-        drawn = np.asarray(statistic(common), dtype=np.float64)
+        drawn = np.asarray(evaluate_counts(statistic, common, row_ids), dtype=np.float64)
     else:
+        generator = np.random.default_rng(seed)
         per_chunk = max(1, CHUNK_CELLS // rows)
         parts = [
             statistic(_counts(generator, min(per_chunk, resamples - start), rows))
