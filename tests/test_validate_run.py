@@ -11,6 +11,7 @@ import pytest
 
 from modeldesk.debug.predict import predict
 from modeldesk.errors import BadInputError, NotFoundError
+from modeldesk.validate.checks_static import EVIDENCE_ROWS
 from modeldesk.validate.junit import junit_xml
 from modeldesk.validate.registry import add_suite, list_validation_runs, validation_run
 from modeldesk.validate.run import run_suite
@@ -180,6 +181,29 @@ def test_a_verdict_comes_from_where_the_interval_lies(demo):
     skipped = run_suite(demo, middle, "breast-cancer@3", on_inconclusive="skip")
     assert skipped.results[0].verdict == "SKIPPED" and skipped.verdict == "PASS"
     assert run_suite(demo, middle, "breast-cancer@3", on_inconclusive="pass").verdict == "PASS"
+
+
+def test_a_data_check_names_the_values_and_rows_outside_its_allowed_lists(demo):
+    suite = """[suite]
+name = "allowed"
+model = "breast-cancer"
+dataset = "breast-cancer-test@1"
+
+[[check]]
+id = "only-benign"
+kind = "data"
+allowed = { diagnosis = [1], "mean radius" = ["not a number"] }
+"""
+    table = predict(demo, "breast-cancer@3", "breast-cancer-test@1").table
+    labels = np.asarray(table.column("diagnosis").to_numpy(), dtype=np.float64)
+    (result,) = run_suite(demo, _suite(demo, suite), "breast-cancer@3", record=False).results
+    assert result.verdict == "FAIL"
+    malignant = int((labels == 0).sum())
+    assert f"{malignant} row(s) of 'diagnosis' hold other values (0)" in result.message
+    shown = np.flatnonzero(labels == 0)[:EVIDENCE_ROWS].tolist()
+    assert result.evidence["not_allowed"]["diagnosis"] == shown
+    # Numbers are compared as they are shown ("%g"): every radius is another value.
+    assert f"{len(labels)} row(s) of 'mean radius' hold other values" in result.message
 
 
 def test_champion_is_a_paired_comparison_on_the_same_rows(demo):

@@ -16,6 +16,7 @@ from modeldesk.validate.stats import (
     holm_any_rejected,
     mcnemar_exact,
     percentiles,
+    quantiles,
     rows_to_decide,
     verdict_at_least,
 )
@@ -188,3 +189,13 @@ def test_percentiles_equal_numpys_bit_for_bit():
             assert percentiles(values, points) == expected, (size, points)
     ties = np.repeat([0.1, 0.2, 0.3], 700)
     assert percentiles(ties, (2.5, 97.5)) == np.percentile(ties, [2.5, 97.5]).tolist()
+
+
+def test_quantiles_equal_numpys_bit_for_bit_at_a_slices_bin_edges():
+    rng = np.random.default_rng(4)
+    for size in (1, 5, 114, 569):
+        values = rng.gamma(2.0, size=size)
+        for bins in (1, 3, 5, 7, 10):
+            fractions = np.linspace(0, 1, bins + 1)
+            expected = np.quantile(values, fractions).tolist()
+            assert quantiles(values, fractions.tolist()) == expected, (size, bins)

@@ -30,6 +30,7 @@ from modeldesk.validate.stats import (
     holm_any_rejected,
     interval_of,
     mcnemar_exact,
+    quantiles,
     rows_to_decide,
     share_beyond,
     verdict_at_least,
@@ -172,7 +173,7 @@ def slice_masks(values: np.ndarray, *, bins: int, min_rows: int) -> list[tuple[s
         finite = np.isfinite(values)
         if not finite.any():
             return []
-        edges = np.unique(np.quantile(values[finite], np.linspace(0, 1, bins + 1)))
+        edges = np.unique(quantiles(values[finite], np.linspace(0, 1, bins + 1).tolist()))
         found = []
         for index in range(len(edges) - 1):
             low, high = edges[index], edges[index + 1]

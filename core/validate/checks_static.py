@@ -59,6 +59,17 @@ def _row_list(mask: np.ndarray) -> list[int]:
     return [int(row) for row in np.flatnonzero(mask)[:EVIDENCE_ROWS]]
 
 
+def _as_shown(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value as the text an ``allowed`` list is compared with, and whether it is there
+    (not None or NaN). A number column has few distinct values: each is formatted once."""
+    if values.dtype.kind == "f":
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return np.array([f"{v:g}" for v in distinct])[inverse], ~np.isnan(values)
+    shown = ["" if v is None else (f"{v:g}" if isinstance(v, float) else str(v)) for v in values]
+    present = [v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values]
+    return np.array(shown), np.array(present, dtype=bool)
+
+
 def check_data(ctx: RunContext, check: Check) -> CheckResult:
     """``data``: required columns, value ranges, allowed values and missing shares."""
     dataset = ctx.dataset(check)
@@ -100,12 +111,7 @@ def check_data(ctx: RunContext, check: Check) -> CheckResult:
             raise BadInputError(f"check {check.id!r}: allowed.{column} must be a list")
         values = ctx.column(dataset, column)
         accepted = {str(value) for value in allowed}
-        shown = np.array(
-            ["" if v is None else (f"{v:g}" if isinstance(v, float) else str(v)) for v in values]
-        )
-        present = np.array(
-            [v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values]
-        )
+        shown, present = _as_shown(values)
         other = present & ~np.isin(shown, list(accepted))
         if other.any():
             examples = sorted(set(shown[other]))[:5]

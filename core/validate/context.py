@@ -60,6 +60,7 @@ class RunContext:
         self._columns: dict[tuple[int, str], np.ndarray] = {}
         self._resamples: dict[str, SharedResamples] = {}
         self._masks: dict[tuple[int, str], np.ndarray] = {}
+        self._seeds: dict[tuple[str, str], int] = {}
         self._baselines: dict[str, ModelVersion] = dict(baselines or {})  # by spec
         self._session: Any = None
         self._open = contextlib.ExitStack()  # the session's scratch folder, if it needs one
@@ -195,6 +196,9 @@ class RunContext:
     def seed(self, check: Check, dataset: DatasetVersion | None = None) -> int:
         """The check's seed: from the suite's text and seed, check id, model and data content."""
         data = dataset.sha256 if dataset is not None else "-"
-        return derive_seed(
-            self.suite.sha256, str(self.suite.seed), check.id, self.model.sha256, data
-        )
+        key = (check.id, data)
+        if key not in self._seeds:  # a hash each time a check asks would add up
+            self._seeds[key] = derive_seed(
+                self.suite.sha256, str(self.suite.seed), check.id, self.model.sha256, data
+            )
+        return self._seeds[key]

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from modeldesk.errors import BadInputError
+from modeldesk.validate.counts import Counts
 from modeldesk.validate.weighted import (
     Combined,
     LinearStatistic,
     Statistic,
     ratio,
-    rows_total,
     running_sums,
 )
 
@@ -90,46 +90,52 @@ class _Auc:
 
     Only where the classes overlap do the resamples differ in more than totals: a
     positive above every negative beats them all, and the negatives below every
-    overlapping positive are beaten by each. Those two groups are one weighted sum each
-    (a matrix-vector product), so the row-by-row work covers the overlap alone, which
-    for a useful classifier is a small part of the rows.
+    overlapping positive are beaten by each. Those two groups' weights follow from the
+    classes' totals (weighted sums a run's checks share) less the overlap's rows, so
+    the row-by-row work covers the overlap alone, which for a useful classifier is a
+    small part of the rows.
     """
 
     def __init__(self, scores: np.ndarray, positive: np.ndarray) -> None:
         positives, negatives = np.flatnonzero(positive), np.flatnonzero(~positive)
+        self.all_positives = positives
         self.negatives = negatives[np.argsort(scores[negatives], kind="stable")]
         neg_scores, pos_scores = scores[self.negatives], scores[positives]
         below = np.searchsorted(neg_scores, pos_scores, side="left")  # strictly below
         upto = np.searchsorted(neg_scores, pos_scores, side="right")  # ... and tied
         top = below == len(self.negatives)  # above every negative
-        self.top, self.positives = positives[top], positives[~top]
+        self.positives = positives[~top]
         self.start = int(below[~top].min()) if (~top).any() else len(self.negatives)
         self.below, self.upto = below[~top] - self.start, upto[~top] - self.start
         self.ties = bool((upto > below).any())
 
     def __call__(self, weights: np.ndarray) -> np.ndarray:
         """The AUC for each row of weights."""
-        return self.of_counts(weights.T, None)
+        return self.of_counts(Counts.of_weights(weights), None)
 
-    def of_counts(self, by_row: np.ndarray, row_ids: np.ndarray | None) -> np.ndarray:
-        """The AUC on counts held rows x resamples (``row_ids``: where its rows are)."""
-        negatives, positives, top = self.negatives, self.positives, self.top
+    def of_counts(self, counts: Counts, row_ids: np.ndarray | None) -> np.ndarray:
+        """The AUC on shared counts (``row_ids``: where its rows are among them)."""
+        negatives, positives, every_positive = self.negatives, self.positives, self.all_positives
         if row_ids is not None:
-            negatives, positives, top = row_ids[negatives], row_ids[positives], row_ids[top]
-        top_weight = rows_total(by_row, top)  # positives above every negative
-        beaten = rows_total(by_row, negatives[: self.start])  # negatives below the overlap
+            negatives, positives = row_ids[negatives], row_ids[positives]
+            every_positive = row_ids[every_positive]
+        by_row, every_row = counts.by_row, counts.every(row_ids)
+        positive_weight = counts.total(every_positive)
         # running[k]: the negatives' weight below the k-th negative of the overlap.
         running = np.empty((len(negatives) - self.start + 1, by_row.shape[1]), by_row.dtype)
-        running[0] = beaten
         # Gathered straight into place ("clip": valid indexes, and no buffered copy).
         np.take(by_row, negatives[self.start :], axis=0, out=running[1:], mode="clip")
+        negative_weight = every_row - positive_weight
+        # The negatives below the overlap: every negative less the overlap's.
+        running[0] = negative_weight - running[1:].sum(axis=0, dtype=by_row.dtype)
         running_sums(running)
         credit = running[self.below]
         if self.ties:
             credit += (running[self.upto] - credit) * 0.5
         w_pos = by_row[positives]
-        wins = np.einsum("ij,ij->j", w_pos, credit) + top_weight * running[-1]
-        return ratio(wins, (w_pos.sum(axis=0) + top_weight) * running[-1])
+        top_weight = positive_weight - w_pos.sum(axis=0, dtype=by_row.dtype)  # above all
+        wins = np.einsum("ij,ij->j", w_pos, credit) + top_weight * negative_weight
+        return ratio(wins, positive_weight * negative_weight)
 
 
 def _auc(scores: np.ndarray, positive: np.ndarray) -> Statistic:

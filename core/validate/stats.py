@@ -13,10 +13,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from modeldesk.validate.counts import SMALL_COUNT, Counts
 from modeldesk.validate.weighted import Statistic, evaluate_counts
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "interval_of",
     "mcnemar_exact",
     "percentiles",
+    "quantiles",
     "rows_to_decide",
     "share_beyond",
     "verdict_at_least",
@@ -43,7 +46,7 @@ __all__ = [
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 CHUNK_CELLS = 1 << 18  # resamples x rows drawn at once (a cache-sized chunk)
 SHARED_CELLS = 1 << 23  # resamples x rows kept for a run's checks (32 MB of float32)
-SHARED_KEPT = 4  # shared count matrices a process keeps between runs (at most 128 MB)
+SHARED_KEPT = 4  # shared count matrices a process keeps between runs (at most 160 MB)
 
 
 @dataclass(frozen=True)
@@ -91,27 +94,37 @@ class SharedResamples:
     def __init__(self, resamples: int, seed: int, rows: int | None = None) -> None:
         self.resamples = resamples
         self.seed = seed
-        self.rows = rows  # the dataset's rows: a subset's counts are columns of these
+        self.rows = rows  # the dataset's rows: a subset's counts are rows of these
+        self._counts: dict[int, Counts] = {}  # by row count: each remembers its totals
 
-    def by_row(self, rows: int | None = None) -> np.ndarray | None:
-        """The (rows x resamples) float32 counts of ``rows`` rows (the dataset's when None),
-        read-only, or None when too many to keep."""
+    def counts(self, rows: int | None = None) -> Counts | None:
+        """The shared counts of ``rows`` rows (the dataset's when None), or None when too
+        many to keep. One :class:`Counts` per run and row count, so that the run's checks
+        share the totals it remembers."""
         rows = self.rows if rows is None else rows
         if rows is None or rows * self.resamples > SHARED_CELLS:
             return None
-        return _shared_counts(self.resamples, self.seed, rows)
+        if rows not in self._counts:
+            by_row, small = _shared_counts(self.resamples, self.seed, rows)
+            self._counts[rows] = Counts(by_row, drawn=rows, small=small)
+        return self._counts[rows]
 
 
 @functools.lru_cache(maxsize=SHARED_KEPT)
-def _shared_counts(resamples: int, seed: int, rows: int) -> np.ndarray:
-    """Shared counts, rows x resamples (a subset of rows is a contiguous gather), read-only.
+def _shared_counts(resamples: int, seed: int, rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Shared counts, rows x resamples (a subset of rows is a contiguous gather), read-only,
+    and the same as one byte each when they fit (they do unless a row is drawn over 255
+    times in one resample).
 
     They are a pure function of their arguments, so a process keeps the last few: a
     rerun of a suite on unchanged inputs (the seed is derived from them) draws nothing.
     """
     by_row = np.ascontiguousarray(_counts(np.random.default_rng([seed, rows]), resamples, rows).T)
     by_row.flags.writeable = False
-    return by_row
+    small = by_row.astype(np.uint8) if by_row.max(initial=0) <= SMALL_COUNT else None
+    if small is not None:
+        small.flags.writeable = False
+    return by_row, small
 
 
 def _counts(generator: np.random.Generator, resamples: int, rows: int) -> np.ndarray:
@@ -152,7 +165,7 @@ def bootstrap_draws(
     point = float(statistic(np.ones((1, rows)))[0])
     common = None
     if shared is not None and shared.resamples == resamples:
-        common = shared.by_row(rows if row_ids is None else None)
+        common = shared.counts(rows if row_ids is None else None)
     if common is not None:
         drawn = np.asarray(evaluate_counts(statistic, common, row_ids), dtype=np.float64)
     else:
@@ -176,12 +189,17 @@ def interval_of(point: float, drawn: np.ndarray, confidence: float) -> Interval:
 
 
 def percentiles(values: np.ndarray, points: tuple[float, ...]) -> list[float]:
-    """``np.percentile(values, points)`` (its default, linear method), bit for bit, from one
-    partial sort: numpy's own call costs more than the work for a few thousand draws."""
+    """``np.percentile(values, points)`` (its default, linear method), bit for bit."""
+    return quantiles(values, tuple(point / 100 for point in points))
+
+
+def quantiles(values: np.ndarray, fractions: Sequence[float]) -> list[float]:
+    """``np.quantile(values, fractions)`` (its default, linear method), bit for bit, from
+    one partial sort: numpy's own call costs more than the work for a few thousand values."""
     count = len(values)
     positions = []
-    for point in points:
-        virtual = (point / 100) * (count - 1)
+    for fraction in fractions:
+        virtual = fraction * (count - 1)
         below = min(max(math.floor(virtual), 0), count - 1)
         positions.append((below, min(below + 1, count - 1), virtual - below))
     kth = sorted({index for below, above, _ in positions for index in (below, above)})

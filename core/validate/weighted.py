@@ -8,10 +8,10 @@ sum is one matrix-vector product over the counts, and a filtered subset of the
 dataset's rows is the same product with zeros outside it (a small subset's rows are
 read alone instead).
 
-A statistic may also offer ``of_counts(by_row, row_ids)``: its values on the run's
-shared counts, held rows x resamples (``row_ids``: which of those rows are its rows;
-None when they all are, in order). :func:`evaluate_counts` uses it when there, and
-otherwise gathers the rows and calls the statistic.
+A statistic may also offer ``of_counts(counts, row_ids)``: its values on the run's
+shared :class:`~modeldesk.validate.counts.Counts` (``row_ids``: which of their rows are
+its rows; None when they all are, in order). :func:`evaluate_counts` uses it when there,
+and otherwise gathers the rows and calls the statistic.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from modeldesk.validate.counts import GATHER_SHARE, Counts
+
 __all__ = [
     "Combined",
     "LinearStatistic",
@@ -31,14 +33,12 @@ __all__ = [
     "evaluate_counts",
     "paired",
     "ratio",
-    "rows_total",
     "running_sums",
 ]
 
 NARROW_COLUMNS = 64  # below this many resamples numpy's own cumsum is the faster one
 WINDOW_SIGMAS = 6  # a percentile's window: its rank's standard deviations either side
 WINDOW_SLACK = 16  # ... plus these rows (small samples, heavy ties)
-GATHER_SHARE = 3  # rows fewer than a third of the counts': gathered, not a full product
 
 # A statistic of rows weighted by their counts in one resample: counts (R x n) -> (R,).
 Statistic = Callable[[np.ndarray], np.ndarray]
@@ -68,22 +68,17 @@ def running_sums(rows_first: np.ndarray) -> np.ndarray:
     return rows_first
 
 
-def evaluate_counts(statistic: Statistic, by_row: np.ndarray, row_ids: np.ndarray | None) -> Any:
-    """``statistic`` on shared counts (rows x resamples): rows ``row_ids`` of them, or all."""
+def evaluate_counts(statistic: Statistic, counts: Counts, row_ids: np.ndarray | None) -> Any:
+    """``statistic`` on shared counts: rows ``row_ids`` of them, or all."""
     of_counts = getattr(statistic, "of_counts", None)
     if of_counts is not None:
-        return of_counts(by_row, row_ids)
-    return statistic(_own_rows(by_row, row_ids).T)
+        return of_counts(counts, row_ids)
+    return statistic(counts.rows(row_ids).T)
 
 
 def _rows_of(row_ids: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
     """Where a statistic's rows ``rows`` are among the shared counts' rows."""
     return rows if row_ids is None else row_ids[rows]
-
-
-def _own_rows(by_row: np.ndarray, row_ids: np.ndarray | None) -> np.ndarray:
-    """The shared counts of a statistic's rows, in its order (rows x resamples)."""
-    return by_row if row_ids is None or len(row_ids) == len(by_row) else by_row[row_ids]
 
 
 def column_sums(by_row: np.ndarray, quantities: np.ndarray) -> np.ndarray:
@@ -97,16 +92,6 @@ def column_sums(by_row: np.ndarray, quantities: np.ndarray) -> np.ndarray:
     for index in range(quantities.shape[1]):
         sums[:, index] = counts @ quantities[:, index]
     return sums
-
-
-def rows_total(by_row: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Each resample's total count over some of the shared counts' rows: the rows summed
-    when they are few (less to read), else one matrix-vector product over them all."""
-    if len(rows) * GATHER_SHARE < len(by_row):
-        return by_row[rows].sum(axis=0, dtype=by_row.dtype)
-    marks = np.zeros(len(by_row), dtype=by_row.dtype)
-    marks[rows] = 1
-    return by_row.T @ marks
 
 
 class LinearStatistic:
@@ -147,20 +132,15 @@ class LinearStatistic:
         exact = weights.dtype == np.float64
         return self.finish(weights @ (self.quantities if exact else self.single))
 
-    def of_counts(self, by_row: np.ndarray, row_ids: np.ndarray | None) -> np.ndarray:
+    def of_counts(self, counts: Counts, row_ids: np.ndarray | None) -> np.ndarray:
         """On shared counts (``row_ids``: where the statistic's rows are among them)."""
-        subset = None if row_ids is None or len(row_ids) == len(by_row) else row_ids
-        sums = np.empty((by_row.shape[1], self.single.shape[1]), dtype=np.float32)
-        total: Any = None
+        subset = None if row_ids is None or len(row_ids) == len(counts) else row_ids
+        sums = np.empty((counts.resamples, self.single.shape[1]), dtype=np.float32)
         for index, (rows, zeros) in self.indicators.items():
-            found = rows_total(by_row, _rows_of(row_ids, rows))
-            if zeros:
-                if total is None:  # every resample draws as many rows as there are
-                    total = len(by_row) if subset is None else rows_total(by_row, subset)
-                found = total - found
-            sums[:, index] = found
+            found = counts.total(_rows_of(row_ids, rows))
+            sums[:, index] = counts.every(subset) - found if zeros else found
         if self.general:
-            quantities = self.single[:, self.general]
+            by_row, quantities = counts.by_row, self.single[:, self.general]
             if subset is None:
                 sums[:, self.general] = column_sums(by_row, quantities)
             elif len(subset) * GATHER_SHARE < len(by_row):  # a small subset: its rows
@@ -190,9 +170,9 @@ class Combined:
         """The combination of the parts' values for each row of weights."""
         return self.combine([part(weights) for part in self.parts])
 
-    def of_counts(self, by_row: np.ndarray, row_ids: np.ndarray | None) -> np.ndarray:
+    def of_counts(self, counts: Counts, row_ids: np.ndarray | None) -> np.ndarray:
         """The combination of the parts' values on shared counts."""
-        return self.combine([evaluate_counts(part, by_row, row_ids) for part in self.parts])
+        return self.combine([evaluate_counts(part, counts, row_ids) for part in self.parts])
 
 
 def paired(new: Statistic, old: Statistic, sign: float) -> Statistic:
@@ -228,7 +208,7 @@ class WeightedPercentile:
         cumulative = running_sums(weights.T[self.order])  # a gathered copy: summed in place
         return self._pick(cumulative, np.floor(cumulative[-1:].astype(np.float64) * self.fraction))
 
-    def of_counts(self, by_row: np.ndarray, row_ids: np.ndarray | None) -> np.ndarray:
+    def of_counts(self, counts: Counts, row_ids: np.ndarray | None) -> np.ndarray:
         """On shared counts, summing only a window of rows around the percentile's rank.
 
         The answer sits within a few standard deviations of ``fraction`` of the way
@@ -242,18 +222,15 @@ class WeightedPercentile:
         centre = round(self.fraction * (rows - 1))
         low, high = max(0, centre - half), min(rows, centre + half + 1)
         if high - low >= rows // 2:  # too few rows for a window to save anything
-            return self(_own_rows(by_row, row_ids).T)
-        below = rows_total(by_row, _rows_of(row_ids, self.order[:low]))
-        if row_ids is None or len(row_ids) == len(by_row):
-            total = np.full(by_row.shape[1], len(by_row), dtype=by_row.dtype)  # all drawn
-        else:
-            total = rows_total(by_row, row_ids)
+            return self(counts.rows(row_ids).T)
+        below = counts.total(_rows_of(row_ids, self.order[:low]))
+        total = np.broadcast_to(counts.every(row_ids), counts.resamples)
         rank = np.floor(total.astype(np.float64) * self.fraction)
-        window = by_row[_rows_of(row_ids, self.order[low:high])]  # a gathered copy
+        window = counts.by_row[_rows_of(row_ids, self.order[low:high])]  # a gathered copy
         running_sums(window)
         window += below
         found = self._pick(window, rank, low)
         outside = (below > rank) | ((window[-1] <= rank) & (high < rows))
         if outside.any():
-            found[outside] = self(_own_rows(by_row, row_ids)[:, outside].T)
+            found[outside] = self(counts.rows(row_ids)[:, outside].T)
         return found
