@@ -38,6 +38,8 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch) 
     monkeypatch.setenv("MODELDESK_LOG_DIR", str(home / "logs"))
     monkeypatch.setenv("MODELDESK_USER", "tester")
     monkeypatch.delenv("MODELDESK_CATALOG", raising=False)
+    monkeypatch.delenv("MODELDESK_KEY", raising=False)  # no test signs as the user running it
+    monkeypatch.delenv("MODELDESK_KEY_PASSPHRASE_FILE", raising=False)
 
 
 @pytest.fixture(scope="session")

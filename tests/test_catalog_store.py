@@ -33,6 +33,7 @@ def test_init_creates_a_wal_database_with_foreign_keys_and_schema_version(tmp_pa
             "0002_derived_results",
             "0003_benchmarks",
             "0004_validation",
+            "0005_keys_and_releases",
         ]
     assert (tmp_path / "new" / "blobs" / "sha256").is_dir()
 
@@ -187,7 +188,7 @@ def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Pa
             with old.write("test", "blob"):
                 pass
     with Catalog.open(tmp_path / "old") as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 4
+        assert upgraded.schema_version() == SCHEMA_VERSION == 5
         tables = {row[0] for row in upgraded.conn.execute("SELECT name FROM sqlite_master")}
         assert {"derived", "profile", "bench_run", "blob_reference", "audit"} <= tables
         assert {"suite", "suite_version", "validation_run"} <= tables
@@ -197,6 +198,11 @@ def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Pa
         ).fetchone()[0]
         assert "model_file" in view and "derived" in view and "bench_run" in view
         assert "validation_run" in view
+        audit_columns = {row[1] for row in upgraded.conn.execute("PRAGMA table_info(audit)")}
+        version_columns = {
+            row[1] for row in upgraded.conn.execute("PRAGMA table_info(model_version)")
+        }
+        assert "signature" in audit_columns and "author_key" in version_columns
         assert check_catalog(upgraded).ok
         assert upgraded.blobs.exists(blob)
 

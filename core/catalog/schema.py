@@ -258,6 +258,59 @@ _VALIDATION = [
 ]
 
 
+# Identities are signing keys: an audit row may carry its signer's signature (trusting
+# and revoking keys, every release transition), and a model version names the key of
+# whoever imported it (its author, who may not approve its release).
+# Releases: a policy per model (versioned TOML text), releases of a model version with
+# their state, and approvals or rejections, each signed by its release manager's key.
+# A packaged release records its bundle's hash; the bundle is a file it wrote, not a
+# blob (a copy in the catalog would double a large model's packaging time).
+_KEYS_AND_RELEASES = [
+    'ALTER TABLE "audit" ADD COLUMN "signature" TEXT',
+    'ALTER TABLE "model_version" ADD COLUMN "author_key" TEXT',
+    'CREATE INDEX "idx_audit_action" ON "audit" ("action")',
+    """CREATE TABLE "release_policy" (
+   "id" INTEGER PRIMARY KEY,
+   "model_name" TEXT NOT NULL,
+   "version" INTEGER NOT NULL,
+   "sha256" TEXT NOT NULL,
+   "text" TEXT NOT NULL,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT NOT NULL
+)""",
+    'CREATE UNIQUE INDEX "idx_release_policy_model_name_version"'
+    ' ON "release_policy" ("model_name", "version")',
+    """CREATE TABLE "release" (
+   "id" INTEGER PRIMARY KEY,
+   "model_version_id" INTEGER NOT NULL REFERENCES "model_version"("id"),
+   "model_sha256" TEXT NOT NULL,
+   "channel" TEXT NOT NULL,
+   "targets" TEXT NOT NULL,
+   "state" TEXT NOT NULL,
+   "policy_id" INTEGER REFERENCES "release_policy"("id"),
+   "counter" INTEGER,
+   "creator_key" TEXT NOT NULL,
+   "bundle_sha256" TEXT,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT NOT NULL,
+   "updated_at" TEXT NOT NULL
+)""",
+    'CREATE INDEX "idx_release_model_version_id" ON "release" ("model_version_id")',
+    """CREATE TABLE "approval" (
+   "id" INTEGER PRIMARY KEY,
+   "release_id" INTEGER NOT NULL REFERENCES "release"("id"),
+   "decision" TEXT NOT NULL,
+   "key" TEXT NOT NULL,
+   "comment" TEXT NOT NULL,
+   "statement" TEXT NOT NULL,
+   "signature" TEXT NOT NULL,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT NOT NULL
+)""",
+    'CREATE INDEX "idx_approval_release_id" ON "approval" ("release_id")',
+]
+
+
 def _statements(statements: list[str]) -> Callable[[sqlite3.Connection], None]:
     """A migration that runs ``statements`` one by one inside the caller's transaction.
 
@@ -277,6 +330,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0002_derived_results", _statements(_DERIVED)),
     ("0003_benchmarks", _statements(_BENCHMARKS)),
     ("0004_validation", _statements(_VALIDATION)),
+    ("0005_keys_and_releases", _statements(_KEYS_AND_RELEASES)),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from modeldesk.catalog.audit import append_audit
+from modeldesk.catalog.audit import Signer, append_audit
 from modeldesk.catalog.blobs import BlobStore
 from modeldesk.errors import CatalogBusyError, CatalogError, NotFoundError, SchemaVersionError
 
@@ -220,12 +220,18 @@ class Catalog:
 
     @contextlib.contextmanager
     def write(
-        self, action: str, subject: str, detail: dict[str, Any] | None = None
+        self,
+        action: str,
+        subject: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        signer: Signer | None = None,
     ) -> Iterator[WriteTransaction]:
         """One audited write: yields a transaction; the audit row is added at commit.
 
         The caller may refine ``tx.subject`` and ``tx.detail`` inside the block
-        (for example with the version number it allocated).
+        (for example with the version number it allocated). With ``signer`` the audit
+        row is signed by that key.
         """
         with self._immediate() as conn:
             tx = WriteTransaction(conn, self, action, subject, dict(detail or {}))
@@ -237,6 +243,7 @@ class Catalog:
                 action=tx.action,
                 subject=tx.subject,
                 detail=tx.detail,
+                signer=signer,
             )
 
     @contextlib.contextmanager

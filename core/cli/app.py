@@ -28,7 +28,9 @@ from modeldesk.cli.commands import (
     datasets,
     debug,
     explain,
+    keys,
     models,
+    release,
     validate,
 )
 from modeldesk.cli.state import (
@@ -57,7 +59,14 @@ EXIT_CODES_HELP = (
     "log file it names), 130 cancelled."
 )
 # Commands that never open a catalog take no --catalog of their own.
-_WITHOUT_CATALOG = {("catalog", "init"), ("demo",), ("agent", "serve"), ("_examine",)}
+_WITHOUT_CATALOG = {
+    ("catalog", "init"),
+    ("demo",),
+    ("agent", "serve"),
+    ("_examine",),
+    ("key", "init"),
+    ("key", "show"),
+}
 
 
 @click.group(
@@ -158,7 +167,18 @@ def _register(group: click.Group, commands: list[click.Command]) -> None:
 
 _CORE_COMMANDS = [
     command
-    for module in (app_commands, bench, catalog, datasets, debug, explain, models, validate)
+    for module in (
+        app_commands,
+        bench,
+        catalog,
+        datasets,
+        debug,
+        explain,
+        keys,
+        models,
+        release,
+        validate,
+    )
     for command in module.COMMANDS
 ]
 _register(cli, _CORE_COMMANDS + _gui_commands())

@@ -74,13 +74,14 @@ def _record_row(
     at: str,
     actor: str,
     description: str | None = None,
+    author_key: str | None = None,
 ) -> int:
     cursor = tx_conn.execute(
         "INSERT INTO model_version (model_id, version, sha256, file_name, file_size, ir_version,"
         " producer, opsets, param_count, initializer_bytes, inputs_summary, outputs_summary,"
         " facts, parent_id, trained_on_id, label, features, feature_binding, classes, tags,"
-        " description, created_at, created_by)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " description, created_at, created_by, author_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             model_id,
             version,
@@ -105,6 +106,7 @@ def _record_row(
             description,
             at,
             actor,
+            author_key,
         ),
     )
     return int(cursor.lastrowid or 0)
@@ -127,8 +129,14 @@ def _write_version(
     tags: dict[str, str],
     description: str | None,
 ) -> int:
-    """Record the version, its external files and its audit row in one transaction."""
-    with catalog.write("model.import", f"model {name}") as tx:
+    """Record the version, its external files and its audit row in one transaction.
+
+    The importer's key, when they have one, is the version's author (who may not approve
+    its release); the audit row is signed when the key opens without a passphrase."""
+    from modeldesk.release.keys import importer_identity
+
+    author, signer = importer_identity()
+    with catalog.write("model.import", f"model {name}", signer=signer) as tx:
         model_id = get_or_create_record(tx.conn, MODEL, name, tx.at, tx.actor, task=facts.task)
         version = next_version(tx.conn, MODEL, model_id)
         version_id = _record_row(
@@ -147,6 +155,7 @@ def _write_version(
             at=tx.at,
             actor=tx.actor,
             description=description,
+            author_key=author,
         )
         tx.conn.executemany(
             "INSERT INTO model_file (model_version_id, path, sha256, size) VALUES (?, ?, ?, ?)",
@@ -158,6 +167,7 @@ def _write_version(
             "version": version,
             "sha256": sha256,
             "file": path.name,
+            "author_key": author,
             "external_files": len(externals),
             "parent_version": parent,
             "trained_on": dataset.ref if dataset else None,

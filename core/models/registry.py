@@ -46,6 +46,7 @@ class ModelVersion:
     created_at: str
     created_by: str
     external_files: list[StoredFile] = field(default_factory=list)
+    author_key: str | None = None  # fingerprint of the importer's signing key, if they had one
 
     @property
     def ref(self) -> str:
@@ -81,6 +82,7 @@ class ModelVersion:
             "description": self.description,
             "created_at": self.created_at,
             "created_by": self.created_by,
+            "author_key": self.author_key,
             "external_files": [entry.to_dict() for entry in self.external_files],
             "facts": self.facts.to_dict(),
         }
@@ -124,6 +126,7 @@ def _version_from_row(catalog: Catalog, row: sqlite3.Row) -> ModelVersion:
         created_at=row["created_at"],
         created_by=row["created_by"],
         external_files=files,
+        author_key=row["author_key"],
     )
 
 

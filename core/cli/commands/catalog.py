@@ -119,11 +119,13 @@ def audit() -> None:
 @json_option
 @click.pass_obj
 def audit_verify(state: CliState, as_json: bool) -> int:
-    """Verify that every audit row chains to the one before it; exit 1 if not."""
+    """Verify that every audit row chains to the one before it and that every signed row's
+    signature holds with a key the catalog trusts; exit 1 if not."""
     from modeldesk.catalog.audit import audit_row_count, verify_chain
+    from modeldesk.release.trust import verify_signed_rows
 
     target = state.catalog()
-    problems = verify_chain(target.conn)
+    problems = verify_chain(target.conn) + verify_signed_rows(target)
     rows = audit_row_count(target.conn)
     if as_json:
         echo_json({"ok": not problems, "rows": rows, "problems": problems})

@@ -1,0 +1,1 @@
+"""Releases: signing keys, trust, gates, approvals and bundles."""
