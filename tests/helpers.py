@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["catalog_snapshot", "fake_agent", "hold_mid_job"]
+__all__ = ["Cast", "catalog_snapshot", "fake_agent", "hold_mid_job"]
 
 
 def catalog_snapshot(path: Path) -> dict[str, object]:
@@ -77,3 +77,40 @@ def fake_agent(folder: Path, body: str) -> list[str]:
         "request = json.loads(sys.stdin.readline())\n" + body
     )
     return [sys.executable, str(script)]
+
+
+class Cast:
+    """The people of a release test, each a signing key in a folder of their own: alice
+    (creates the catalog's trust; a release manager), bob (an engineer), carol (a
+    second release manager) and mallory (trusted by no one)."""
+
+    NAMES = ("alice", "bob", "carol", "mallory")
+
+    def __init__(self, root: Path) -> None:
+        from modeldesk.release.keys import init_key
+
+        self.root = root
+        self.keys = {name: init_key(name, folder=root / name) for name in self.NAMES}
+
+    def __getattr__(self, name: str):
+        keys = self.__dict__.get("keys", {})
+        if name in keys:
+            return keys[name]
+        raise AttributeError(name)
+
+    def key_path(self, name: str) -> Path:
+        """Where ``name``'s private key is (what MODELDESK_KEY would name)."""
+        return self.root / name / "signing-key.pem"
+
+    def act_as(self, monkeypatch, name: str) -> None:
+        """``name`` runs the next command (MODELDESK_KEY points at their key)."""
+        monkeypatch.setenv("MODELDESK_KEY", str(self.key_path(name)))
+
+    def trust_all(self, catalog) -> None:
+        """alice trusts herself and carol as release managers, bob as an engineer."""
+        from modeldesk.release.trust import trust_key
+
+        manager, engineer = ("release-manager",), ("engineer",)
+        trust_key(catalog, self.alice, self.alice.public, name="alice", roles=manager)
+        trust_key(catalog, self.alice, self.bob.public, name="bob", roles=engineer)
+        trust_key(catalog, self.alice, self.carol.public, name="carol", roles=manager)

@@ -7,21 +7,20 @@ creates releases; carol, a second release manager; mallory, whom no one trusts.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from modeldesk.bench.profiles import Profile, add_profile, get_profile
 from modeldesk.bench.run import bench_profile
 from modeldesk.errors import BadInputError
 from modeldesk.release.gates import evaluate_gates
-from modeldesk.release.keys import init_key
 from modeldesk.release.lifecycle import approve_release, reject_release
 from modeldesk.release.policy import PolicyError, get_policy, parse_policy, set_policy
 from modeldesk.release.records import create_release, get_release, list_releases
-from modeldesk.release.trust import TrustError, revoke_key, trust_key
+from modeldesk.release.trust import TrustError, revoke_key
 from modeldesk.validate.registry import add_suite, get_suite
 from modeldesk.validate.run import run_suite
+
+from helpers import Cast
 
 POLICY = """[policy]
 model = "breast-cancer"
@@ -31,28 +30,10 @@ approvals = 1
 """
 
 
-class Cast:
-    """The people of a test, each a key folder of their own."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.keys = {name: init_key(name, folder=root / name) for name in
-                     ("alice", "bob", "carol", "mallory")}  # fmt: skip
-
-    def __getattr__(self, name: str):
-        return self.keys[name]
-
-    def act_as(self, monkeypatch, name: str) -> None:
-        """``name`` runs the next command (MODELDESK_KEY points at their key)."""
-        monkeypatch.setenv("MODELDESK_KEY", str(self.root / name / "signing-key.pem"))
-
-
 @pytest.fixture
 def cast(demo, tmp_path):
     people = Cast(tmp_path / "people")
-    trust_key(demo, people.alice, people.alice.public, name="alice", roles=("release-manager",))
-    trust_key(demo, people.alice, people.bob.public, name="bob", roles=("engineer",))
-    trust_key(demo, people.alice, people.carol.public, name="carol", roles=("release-manager",))
+    people.trust_all(demo)
     # Two targets: one whose budget any run meets, one no run can meet.
     add_profile(demo, Profile("edge-roomy", intra_threads=1, iterations=20, budget_ms=10_000))
     add_profile(demo, Profile("edge-tight", intra_threads=1, iterations=20, budget_ms=1e-6))

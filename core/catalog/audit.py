@@ -116,13 +116,16 @@ def append_audit(
     return digest
 
 
-def verify_chain(conn: sqlite3.Connection) -> list[str]:
-    """Return one message per broken link in the audit chain (empty if intact)."""
+def verify_chain(conn: sqlite3.Connection, upto: int | None = None) -> list[str]:
+    """Return one message per broken link in the audit chain (empty if intact), of the
+    rows up to id ``upto`` if given."""
     problems: list[str] = []
     expected_prev = GENESIS_HASH
     expected_id = 1
     cursor = conn.execute(
-        "SELECT id, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY id"
+        "SELECT id, at, actor, action, subject, detail, prev_hash, hash FROM audit "
+        "WHERE id <= ? ORDER BY id",
+        (upto if upto is not None else 2**62,),
     )
     for row_id, at, actor, action, subject, detail, prev_hash, digest in cursor:
         if row_id != expected_id:

@@ -263,11 +263,14 @@ _VALIDATION = [
 # whoever imported it (its author, who may not approve its release).
 # Releases: a policy per model (versioned TOML text), releases of a model version with
 # their state, and approvals or rejections, each signed by its release manager's key.
-# A packaged release records its bundle's hash; the bundle is a file it wrote, not a
-# blob (a copy in the catalog would double a large model's packaging time).
+# A packaged release records the hash of its bundle's attestation (which names every
+# file's digest); the bundle is a file it wrote, not a blob (a copy in the catalog
+# would double a large model's packaging time).
 _KEYS_AND_RELEASES = [
     'ALTER TABLE "audit" ADD COLUMN "signature" TEXT',
     'ALTER TABLE "model_version" ADD COLUMN "author_key" TEXT',
+    'ALTER TABLE "model_version" ADD COLUMN "author_statement" TEXT',
+    'ALTER TABLE "model_version" ADD COLUMN "author_signature" TEXT',
     'CREATE INDEX "idx_audit_action" ON "audit" ("action")',
     """CREATE TABLE "release_policy" (
    "id" INTEGER PRIMARY KEY,
@@ -290,7 +293,7 @@ _KEYS_AND_RELEASES = [
    "policy_id" INTEGER REFERENCES "release_policy"("id"),
    "counter" INTEGER,
    "creator_key" TEXT NOT NULL,
-   "bundle_sha256" TEXT,
+   "attestation_sha256" TEXT,
    "created_at" TEXT NOT NULL,
    "created_by" TEXT NOT NULL,
    "updated_at" TEXT NOT NULL

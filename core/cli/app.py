@@ -66,6 +66,7 @@ _WITHOUT_CATALOG = {
     ("_examine",),
     ("key", "init"),
     ("key", "show"),
+    ("verify",),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import threading
@@ -133,7 +134,7 @@ def _write_version(
 
     The importer's key, when they have one, is the version's author (who may not approve
     its release); the audit row is signed when the key opens without a passphrase."""
-    from modeldesk.release.keys import importer_identity
+    from modeldesk.release.keys import authorship_statement, importer_identity
 
     author, signer = importer_identity()
     with catalog.write("model.import", f"model {name}", signer=signer) as tx:
@@ -157,6 +158,13 @@ def _write_version(
             description=description,
             author_key=author,
         )
+        if signer is not None:  # the author's word that this content is their version
+            statement = authorship_statement(name, version, sha256)
+            signature = base64.b64encode(signer.sign(statement.encode())).decode("ascii")
+            tx.conn.execute(
+                "UPDATE model_version SET author_statement = ?, author_signature = ? WHERE id = ?",
+                (statement, signature, version_id),
+            )
         tx.conn.executemany(
             "INSERT INTO model_file (model_version_id, path, sha256, size) VALUES (?, ?, ?, ?)",
             ((version_id, rel, file_sha, size) for rel, file_sha, size in externals),

@@ -47,6 +47,8 @@ class ModelVersion:
     created_by: str
     external_files: list[StoredFile] = field(default_factory=list)
     author_key: str | None = None  # fingerprint of the importer's signing key, if they had one
+    author_statement: str | None = None  # what that key signed at import (see release.keys)
+    author_signature: str | None = None  # base64
 
     @property
     def ref(self) -> str:
@@ -127,6 +129,8 @@ def _version_from_row(catalog: Catalog, row: sqlite3.Row) -> ModelVersion:
         created_by=row["created_by"],
         external_files=files,
         author_key=row["author_key"],
+        author_statement=row["author_statement"],
+        author_signature=row["author_signature"],
     )
 
 

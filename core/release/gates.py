@@ -26,10 +26,10 @@ from modeldesk.catalog.store import Catalog
 from modeldesk.errors import IntegrityError, ModelDeskError
 from modeldesk.release.records import PACKAGED, Decision, Release
 from modeldesk.release.trust import RELEASE_MANAGER, TrustedKey, trusted_keys
+from modeldesk.release.verify_bundle import DECISION_TYPE, canonical
 
 __all__ = ["Gate", "GateReport", "decision_statement", "evaluate_gates"]
 
-STATEMENT_TYPE = "modeldesk-release-decision-v1"
 # Evidence fields that name rows of one catalog: left out of the hash approvals sign, so
 # that the same evidence hashes alike in every catalog the candidate travels to.
 LOCAL_FIELDS = frozenset({"run", "stale_run", "baseline_release"})
@@ -87,10 +87,6 @@ class GateReport:
         }
 
 
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def decision_statement(
     release: Release, decision: str, comment: str, evidence_sha256: str, at: str
 ) -> str:
@@ -99,9 +95,9 @@ def decision_statement(
     It names the release by content (model, version, hash, channel, targets, policy), not
     by a catalog's row id, so it verifies in every catalog the candidate travels to.
     """
-    return _canonical(
+    return canonical(
         {
-            "type": STATEMENT_TYPE,
+            "type": DECISION_TYPE,
             "model": release.model.name,
             "version": release.model.version,
             "model_sha256": release.model_sha256,
@@ -279,7 +275,7 @@ def _contract_gate(catalog: Catalog, release: Release, target: str) -> Gate:
     )
 
 
-def _integrity_gate(catalog: Catalog, release: Release) -> Gate:
+def _integrity_gate(catalog: Catalog, release: Release, hash_blobs: bool) -> Gate:
     model = release.model
     problems = []
     if model.sha256 != release.model_sha256:
@@ -287,7 +283,10 @@ def _integrity_gate(catalog: Catalog, release: Release) -> Gate:
             f"{model.ref} now names {model.sha256[:12]}, not {release.model_sha256[:12]}"
         )
     for sha in [model.sha256, *(f.sha256 for f in model.external_files)]:
-        problem = catalog.blobs.verify(sha)
+        if hash_blobs:
+            problem = catalog.blobs.verify(sha)
+        else:  # the caller hashes every byte as it reads them (packaging does)
+            problem = None if catalog.blobs.exists(sha) else f"blob {sha}: missing"
         if problem:
             problems.append(problem)
     files = {model.file_name: model.sha256, **{f.path: f.sha256 for f in model.external_files}}
@@ -348,8 +347,9 @@ def _approvals_gate(release: Release, keys: dict[str, TrustedKey], evidence_sha2
     return Gate("approvals", "approvals", len(valid) >= needed, message, evidence)
 
 
-def evaluate_gates(catalog: Catalog, release: Release) -> GateReport:
-    """Every gate of ``release`` on the catalog as it is now."""
+def evaluate_gates(catalog: Catalog, release: Release, *, hash_blobs: bool = True) -> GateReport:
+    """Every gate of ``release`` on the catalog as it is now. ``hash_blobs=False`` leaves
+    the model files' hashes to a caller that checks each byte as it reads it."""
     gates: list[Gate] = []
     policy = release.policy.policy if release.policy else None
     for suite in policy.required_suites if policy else ():
@@ -360,7 +360,7 @@ def evaluate_gates(catalog: Catalog, release: Release) -> GateReport:
     for target in release.targets:
         gates.append(_benchmark_gate(catalog, release, target))
         gates.append(_contract_gate(catalog, release, target))
-    gates.append(_integrity_gate(catalog, release))
+    gates.append(_integrity_gate(catalog, release, hash_blobs))
     evidence = {
         "model": release.model.ref,
         "model_sha256": release.model_sha256,
@@ -376,6 +376,6 @@ def evaluate_gates(catalog: Catalog, release: Release) -> GateReport:
             for gate in gates
         ],
     }
-    digest = hashlib.sha256(_canonical(evidence)).hexdigest()
+    digest = hashlib.sha256(canonical(evidence)).hexdigest()
     gates.append(_approvals_gate(release, trusted_keys(catalog), digest))
     return GateReport(release.id, gates, digest)

@@ -26,6 +26,7 @@ __all__ = [
     "PublicKey",
     "SigningKey",
     "SigningKeyError",
+    "authorship_statement",
     "display_name",
     "importer_identity",
     "init_key",
@@ -317,3 +318,11 @@ def importer_identity() -> tuple[str | None, SigningKey | None]:
             "the key folder has been altered"
         )
     return public.fingerprint, key
+
+
+def authorship_statement(name: str, version: int, sha256: str) -> str:
+    """The canonical JSON an author's key signs at import: this content is my version."""
+    from modeldesk.release.verify_bundle import AUTHORSHIP_TYPE, canonical
+
+    body = {"type": AUTHORSHIP_TYPE, "model": name, "version": version, "sha256": sha256}
+    return canonical(body).decode()

@@ -75,7 +75,7 @@ class Release:
     policy: StoredPolicy | None
     counter: int | None
     creator_key: str
-    bundle_sha256: str | None
+    attestation_sha256: str | None
     created_at: str
     created_by: str
     updated_at: str
@@ -99,7 +99,7 @@ class Release:
             "counter": self.counter,
             "creator_key": self.creator_key,
             "author_key": self.model.author_key,
-            "bundle_sha256": self.bundle_sha256,
+            "attestation_sha256": self.attestation_sha256,
             "created_at": self.created_at,
             "created_by": self.created_by,
             "updated_at": self.updated_at,
@@ -210,7 +210,7 @@ def _release(catalog: Catalog, row) -> Release:
         policy=policy,
         counter=row["counter"],
         creator_key=row["creator_key"],
-        bundle_sha256=row["bundle_sha256"],
+        attestation_sha256=row["attestation_sha256"],
         created_at=row["created_at"],
         created_by=row["created_by"],
         updated_at=row["updated_at"],

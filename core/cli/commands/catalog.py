@@ -116,9 +116,12 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--against", "bundle", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also check that no row before this release bundle's audit head was "
+              "removed or changed.")  # fmt: skip
 @json_option
 @click.pass_obj
-def audit_verify(state: CliState, as_json: bool) -> int:
+def audit_verify(state: CliState, bundle: Path | None, as_json: bool) -> int:
     """Verify that every audit row chains to the one before it and that every signed row's
     signature holds with a key the catalog trusts; exit 1 if not."""
     from modeldesk.catalog.audit import audit_row_count, verify_chain
@@ -126,6 +129,10 @@ def audit_verify(state: CliState, as_json: bool) -> int:
 
     target = state.catalog()
     problems = verify_chain(target.conn) + verify_signed_rows(target)
+    if bundle is not None:
+        from modeldesk.release.bundle import audit_against_bundle
+
+        problems += audit_against_bundle(target, bundle)
     rows = audit_row_count(target.conn)
     if as_json:
         echo_json({"ok": not problems, "rows": rows, "problems": problems})

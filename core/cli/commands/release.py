@@ -198,4 +198,56 @@ def release_reject(state: CliState, release_id: int, comment: str) -> None:
     _decide(state, release_id, comment, approve=False)
 
 
-COMMANDS = [release]
+@release.command("package")
+@click.argument("release_id", type=int, metavar="ID")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="The folder to write NAME-VERSION-rN.mdrel into.")  # fmt: skip
+@click.pass_obj
+def release_package(state: CliState, release_id: int, out_dir: Path) -> None:
+    """Write the signed bundle of an approved release (signed by your release manager's key)."""
+    from modeldesk.cli.output import progress_bar
+    from modeldesk.release.bundle import package_release
+    from modeldesk.release.keys import load_signing_key
+
+    with progress_bar(f"packaging release #{release_id}") as progress:
+        path = package_release(
+            state.catalog(), load_signing_key(), release_id, out_dir, progress=progress
+        )
+    click.echo(path)
+
+
+@click.command("verify")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Trusted keys ('modeldesk key export --trusted').",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Remember accepted release counters here; refuse older ones.",
+)
+@click.option(
+    "--extract",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Extract into this new folder once everything holds.",
+)
+@json_option  # fmt: skip
+def verify(
+    bundle: Path, keys_file: Path, state_file: Path | None, extract: Path | None, as_json: bool
+) -> int:
+    """Check a release bundle before extracting anything: exit 0 valid, 1 refused."""
+    from modeldesk.release import verify_bundle as verifier
+
+    arguments = [str(bundle), "--keys", str(keys_file)]
+    arguments += ["--state", str(state_file)] if state_file else []
+    arguments += ["--extract", str(extract)] if extract else []
+    arguments += ["--json"] if as_json else []
+    return verifier.main(arguments)
+
+
+COMMANDS = [release, verify]
