@@ -112,6 +112,7 @@ def test_an_approved_release_ships_as_a_bundle_that_verifies(shipped, tmp_path):
         "breast-cancer-test@1": manifest["datasets"]["breast-cancer-test@1"]
     }
     assert manifest["audit_head"] and manifest["runtime"]["onnxruntime"]
+    assert manifest["runtime"]["providers"] == ["CPUExecutionProvider"]  # edge-roomy's
 
 
 def test_the_model_folder_verifies_with_the_openssf_model_signing_tool(shipped, tmp_path):

@@ -149,14 +149,20 @@ def _contract(release: Release) -> dict[str, Any]:
     return {"inputs": facts.get("inputs"), "outputs": facts.get("outputs")}
 
 
-def _runtime(release: Release) -> dict[str, Any]:
+def _runtime(catalog: Catalog, release: Release) -> dict[str, Any]:
+    """What the model needs to run as it was validated: this ONNX Runtime, its opsets,
+    and the execution providers of the target profiles it was benchmarked on."""
     import onnxruntime
 
-    facts = release.model.facts
+    from modeldesk.bench.profiles import get_profile
+
+    providers: list[str] = []
+    for target in release.targets:
+        providers += [p for p in get_profile(catalog, target).providers if p not in providers]
     return {
         "onnxruntime": onnxruntime.__version__,
-        "opsets": dict(facts.opset_versions),
-        "providers": ["CPUExecutionProvider"],
+        "opsets": dict(release.model.facts.opset_versions),
+        "providers": providers,
     }
 
 
@@ -262,7 +268,7 @@ def package_release(
                 "model_sha256": model.sha256,
                 **_evidence(catalog, release, report),
                 "contract": _contract(release),
-                "runtime": _runtime(release),
+                "runtime": _runtime(catalog, release),
                 "policy": release.policy.policy.text if release.policy else None,
                 "approvals_required": release.policy.policy.approvals if release.policy else 1,
                 "author": {
