@@ -20,6 +20,7 @@ import pytest
 
 from modeldesk.bench.profiles import Profile, add_profile, get_profile
 from modeldesk.bench.run import bench_profile
+from modeldesk.explain.run import explain
 from modeldesk.models.importer import import_model
 from modeldesk.release.bundle import package_release
 from modeldesk.release.lifecycle import approve_release
@@ -107,12 +108,28 @@ def test_an_approved_release_ships_as_a_bundle_that_verifies(shipped, tmp_path):
     card = (extracted / "MODEL_CARD.md").read_text()
     assert "Flags malignant tumours." in card and "| bc-gate@1 | accuracy | metric |" in card
     assert "edge-roomy" in card and "approved by carol" in card and "Expires on" in card
+    assert "No explanation of this version was computed." in card
     manifest = json.loads((extracted / "manifest.json").read_text())
     assert manifest["datasets"] == {
         "breast-cancer-test@1": manifest["datasets"]["breast-cancer-test@1"]
     }
     assert manifest["audit_head"] and manifest["runtime"]["onnxruntime"]
     assert manifest["runtime"]["providers"] == ["CPUExecutionProvider"]  # edge-roomy's
+    assert manifest["explanation"] is None
+
+
+def test_the_model_card_names_the_top_features_of_a_computed_explanation(shipped, tmp_path):
+    demo, cast, release_id, _, keys = shipped
+    explain(demo, "bc@1", "breast-cancer-test@1", rows=40)  # exact TreeSHAP, cached
+    bundle = package_release(demo, cast.alice, release_id, tmp_path / "explained")
+    verify_bundle(bundle, load_keys(keys))
+    with zipfile.ZipFile(bundle) as archive:
+        card = archive.read("MODEL_CARD.md").decode()
+        manifest = json.loads(archive.read("manifest.json"))
+    top = manifest["explanation"]["top_features"]
+    assert len(top) == 5 and top[0]["mean_abs_shap"] >= top[-1]["mean_abs_shap"] > 0
+    assert "## Top features by SHAP" in card and "over 40 rows of breast-cancer-test@1" in card
+    assert f"| {top[0]['feature']} |" in card
 
 
 def test_the_model_folder_verifies_with_the_openssf_model_signing_tool(shipped, tmp_path):

@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 CHUNK = 1 << 20
+TOP_FEATURES = 5  # features by mean |SHAP| in the manifest and model card
 SIGSTORE_BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 MODEL_SIGNING_PREDICATE = "https://model_signing/signature/v1.0"
 
@@ -142,6 +143,27 @@ def _evidence(catalog: Catalog, release: Release, report: GateReport) -> dict[st
                 "summary": gate.evidence["summary"],
             }
     return {"validation": validation, "benchmarks": benchmarks, "datasets": datasets}
+
+
+def _explanation(catalog: Catalog, release: Release) -> dict[str, Any] | None:
+    """The top features by mean |SHAP| of the newest explanation of this version, if one
+    was computed (the model card shows them; nothing is computed here)."""
+    from modeldesk.catalog.derived import list_derived, load_derived
+    from modeldesk.explain.result import Explanation
+
+    for entry in list_derived(catalog, "explanation", release.model.id):
+        data = load_derived(catalog, entry.key)
+        if data is None:
+            continue
+        found = Explanation.from_bytes(data)
+        output = found.output_names[found.output_index(None)]
+        return {
+            "dataset": found.dataset, "method": found.method, "space": found.space,
+            "rows": len(found.rows), "output": output,
+            "top_features": [{"feature": name, "mean_abs_shap": value}
+                             for name, value in found.importance()[:TOP_FEATURES]],
+        }  # fmt: skip
+    return None
 
 
 def _contract(release: Release) -> dict[str, Any]:
@@ -267,6 +289,7 @@ def package_release(
                 "model_file": model.file_name,
                 "model_sha256": model.sha256,
                 **_evidence(catalog, release, report),
+                "explanation": _explanation(catalog, release),
                 "contract": _contract(release),
                 "runtime": _runtime(catalog, release),
                 "policy": release.policy.policy.text if release.policy else None,

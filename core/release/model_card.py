@@ -56,6 +56,19 @@ def model_card(manifest: dict[str, Any], description: str | None, people: dict[s
         if manifest.get("validation")
         else ["No validation suite was required."]
     )
+    explanation = manifest.get("explanation")
+    lines += ["", "## Top features by SHAP", ""]
+    if explanation:
+        lines.append(
+            f"Mean |SHAP| of {explanation['output']} ({explanation['method']}, "
+            f"{explanation['space']} space) over {explanation['rows']} rows of "
+            f"{explanation['dataset']}:"
+        )
+        lines += ["", "| feature | mean abs SHAP |", "|---|---|"]
+        lines += [f"| {t['feature']} | {t['mean_abs_shap']:.4g} |"
+                  for t in explanation["top_features"]]  # fmt: skip
+    else:
+        lines.append("No explanation of this version was computed.")
     lines += ["", "## Latency per target", "", "| target | percentile | latency | budget |"]
     lines += ["|---|---|---|---|"]
     for target, bench in sorted(manifest.get("benchmarks", {}).items()):

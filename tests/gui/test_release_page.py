@@ -117,3 +117,28 @@ def test_the_keys_dialog_shows_your_key_and_revokes_with_a_reason(
         dialog.table.view.selectRow(2)
         dialog.revoke_selected()
         assert "was revoked on" in dialog.status.text()
+
+
+def test_a_new_release_is_created_from_the_tab_with_the_targets_chosen(
+    window, qtbot, demo_path, tmp_path, monkeypatch
+):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QListWidget
+
+    cast, first = _prepare(demo_path, tmp_path / "people")
+    cast.act_as(monkeypatch, "bob")
+    view = _release_tab(window, qtbot)
+
+    def choose_every_target(form, fields) -> bool:  # what a user ticks, then OK
+        targets = form.findChild(QListWidget)
+        for index in range(targets.count()):
+            targets.item(index).setCheckState(Qt.CheckState.Checked)
+        return True
+
+    monkeypatch.setattr("modeldesk.gui.pages.release_view.ask", choose_every_target)
+    view.create()
+    assert view.status.text() == f"Created release #{first + 1}."
+    qtbot.waitUntil(lambda: view.selected is not None and view.selected.id == first + 1,
+                    timeout=60_000)  # fmt: skip
+    assert view.selected.targets == ("edge-roomy",) and view.selected.state == "candidate"
+    assert [row[0] for row in view.list.visible_rows()] == [str(first + 1), str(first)]
