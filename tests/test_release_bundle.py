@@ -207,6 +207,13 @@ def test_the_package_and_verify_commands(shipped, run_cli, tmp_path, monkeypatch
     assert json.loads(state.read_text()) == {"accepted": {"bc/stable": 1}}
     usage = run_cli("verify", bundle, "--keys", tmp_path / "missing.json")
     assert usage.code == 2 and "no such file" in usage.err
+    for option, place in (
+        ("--extract", tmp_path / "no" / "dir"),
+        ("--state", tmp_path / "no" / "s"),
+    ):
+        unwritable = run_cli("verify", bundle, "--keys", keys, option, place)
+        assert unwritable.code == 2 and unwritable.err.count("\n") == 1, unwritable.err
+        assert unwritable.err.startswith("error: ") and "No such file" in unwritable.err
 
 
 # -- tampering: every kind of change is refused with its reason, and nothing extracted ------

@@ -40,6 +40,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import struct
 import sys
@@ -235,6 +236,8 @@ def read_entries(handle, size: int) -> list[Entry]:
         raise Refused(f"{total} entries (1 to {MAX_ENTRIES} allowed)")
     if cd_offset + cd_size != size - _EOCD.size:
         raise Refused("data between the central directory and the end record")
+    if cd_size > MAX_METADATA_BYTES:
+        raise Refused(f"a central directory of {cd_size:,} bytes is too large")
     handle.seek(cd_offset)
     directory = handle.read(cd_size)
     entries: list[Entry] = []
@@ -509,9 +512,10 @@ def _extract(handle, entries: list[Entry], files: dict[str, str], target: Path) 
             if entry.name in files and digest != files[entry.name]:
                 raise Refused(f"file {entry.name!r} changed while it was extracted")
         os.rename(partial, target)
+    except OSError as error:  # a name that is a file and a folder at once, a full disk
+        shutil.rmtree(partial, ignore_errors=True)
+        raise Refused(f"cannot extract into {target}: {error.strerror or error}") from None
     except BaseException:
-        import shutil
-
         shutil.rmtree(partial, ignore_errors=True)
         raise
 
@@ -605,6 +609,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     except Usage as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the bundle or the state file cannot be read or written
+        print(f"error: {error.filename or options.bundle}: {error.strerror or error}",
+              file=sys.stderr)  # fmt: skip
         return 2
     except Refused as error:
         if options.json:
