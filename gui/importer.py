@@ -62,6 +62,7 @@ class ImportController(QObject):
                 name=request.name,
                 parent=request.parent,
                 trained_on=request.trained_on,
+                signer=self._unlocked_key(),
             )
         return self.context.run(
             f"importing {request.path.name}",
@@ -71,6 +72,26 @@ class ImportController(QObject):
             name=request.name,
             label=request.label,
         )
+
+    def _unlocked_key(self) -> Any:
+        """Your signing key when it needs its passphrase (asked here, on the GUI thread),
+        so the version is signed as yours; None otherwise (core opens a plain key itself).
+        """
+        from modeldesk.gui.widgets.keys_dialog import signing_key
+        from modeldesk.release.keys import SigningKeyError, load_signing_key
+
+        try:
+            load_signing_key()
+        except SigningKeyError as error:
+            if "encrypted" in str(error):
+                key = signing_key(self.window)
+                if key is None:
+                    self.context.warning.emit(
+                        "imported without your signature: the version records your key but "
+                        "cannot be packaged until it is imported signed"
+                    )
+                return key
+        return None
 
     def _model_done(self, result: ModelImport) -> None:
         version = result.version

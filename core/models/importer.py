@@ -129,14 +129,16 @@ def _write_version(
     classes: list[str] | None,
     tags: dict[str, str],
     description: str | None,
+    author: str | None,
+    signer: Any,
 ) -> int:
     """Record the version, its external files and its audit row in one transaction.
 
-    The importer's key, when they have one, is the version's author (who may not approve
-    its release); the audit row is signed when the key opens without a passphrase."""
-    from modeldesk.release.keys import authorship_statement, importer_identity
+    ``author`` (the importer's key fingerprint) is the version's author, who may not
+    approve its release; with ``signer`` (that key) the row and an authorship statement
+    are signed."""
+    from modeldesk.release.keys import authorship_statement
 
-    author, signer = importer_identity()
     with catalog.write("model.import", f"model {name}", signer=signer) as tx:
         model_id = get_or_create_record(tx.conn, MODEL, name, tx.at, tx.actor, task=facts.task)
         version = next_version(tx.conn, MODEL, model_id)
@@ -197,14 +199,20 @@ def import_model(
     description: str | None = None,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
+    signer: Any = None,
 ) -> ModelImport:
     """Import an ONNX file as the next version of model ``name``.
 
     The file is examined in a child process first (type, size, checker,
     shape inference, a trial ONNX Runtime session); nothing is stored unless
     it passes. A file whose bytes equal an existing version of the same name
-    returns that version and creates nothing.
+    returns that version and creates nothing. ``signer`` is the importer's
+    signing key when the caller has opened it (the app asks for a passphrase);
+    without it, the user's key is used if it opens without one.
     """
+    from modeldesk.release.keys import importer_identity
+
+    author, signer = (signer.fingerprint, signer) if signer is not None else importer_identity()
     name = normalise_name(name, what="model name")
     path = Path(file)
     sniff_model_file(path)
@@ -273,6 +281,8 @@ def import_model(
                 classes=classes,
                 tags=tags,
                 description=description,
+                author=author,
+                signer=signer,
             )
     except BaseException:
         # A cancelled or failed import leaves no blob of its own behind.

@@ -142,3 +142,30 @@ def test_a_new_release_is_created_from_the_tab_with_the_targets_chosen(
                     timeout=60_000)  # fmt: skip
     assert view.selected.targets == ("edge-roomy",) and view.selected.state == "candidate"
     assert [row[0] for row in view.list.visible_rows()] == [str(first + 1), str(first)]
+
+
+def test_importing_with_an_encrypted_key_asks_its_passphrase_and_signs(
+    window, qtbot, model_file, monkeypatch
+):
+    import base64
+
+    from modeldesk.gui.import_dialog import ImportRequest
+    from modeldesk.models.registry import get_model_version
+    from modeldesk.release.keys import init_key
+
+    mine = init_key("dana", passphrase=b"open sesame")  # the user's own, in their config folder
+    asked: list[str] = []
+
+    def answer(parent, title, label, *args, **kwargs):
+        asked.append(label)
+        return "open sesame", True
+
+    monkeypatch.setattr("modeldesk.gui.widgets.keys_dialog.QInputDialog.getText", answer)
+    request = ImportRequest("model", model_file("linear_regressor"), "signed-model")
+    window.importer.start(request)
+    qtbot.waitUntil(lambda: not window.runner.active, timeout=60_000)
+    version = get_model_version(window.catalog, "signed-model@1")
+    assert asked == ["Your signing key's passphrase:"]
+    assert version.author_key == mine.fingerprint and version.author_signature
+    signature = base64.b64decode(version.author_signature)
+    assert mine.public.verify(signature, version.author_statement.encode())
