@@ -114,3 +114,18 @@ class Cast:
         trust_key(catalog, self.alice, self.alice.public, name="alice", roles=manager)
         trust_key(catalog, self.alice, self.bob.public, name="bob", roles=engineer)
         trust_key(catalog, self.alice, self.carol.public, name="carol", roles=manager)
+
+
+# A suite of model "bc" (the demo's breast-cancer classifier imported under a short name,
+# with its author's key, by the release tests): accuracy on the demo's test split.
+BC_SUITE = """[suite]
+name = "bc-gate"
+model = "bc"
+dataset = "breast-cancer-test@1"
+
+[[check]]
+id = "accuracy"
+kind = "metric"
+metric = "accuracy"
+min = 0.85
+"""

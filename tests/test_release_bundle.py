@@ -32,19 +32,11 @@ from modeldesk.resources import resources_dir
 from modeldesk.validate.registry import add_suite
 from modeldesk.validate.run import run_suite
 
-from helpers import Cast
+from helpers import BC_SUITE, Cast
 
-SUITE = """[suite]
-name = "bc-gate"
-model = "bc"
-dataset = "breast-cancer-test@1"
-
-[[check]]
-id = "accuracy"
-kind = "metric"
-metric = "accuracy"
-min = 0.85
-
+SUITE = (
+    BC_SUITE
+    + """
 [[check]]
 id = "radius-slices"
 kind = "slices"
@@ -52,6 +44,7 @@ column = "mean radius"
 metric = "accuracy"
 min = 0.6
 """
+)
 POLICY = """[policy]
 model = "bc"
 required_suites = ["bc-gate"]

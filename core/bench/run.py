@@ -33,7 +33,9 @@ __all__ = [
     "latest_matrix",
     "latest_run_of_content",
     "list_runs",
+    "record_run",
     "run_results",
+    "summary_from_results",
 ]
 
 RUN_TIMEOUT_S = 600.0
@@ -127,6 +129,16 @@ def _summary(profile: Profile, results: dict[str, Any]) -> dict[str, Any]:
             "note": "estimate from this machine's run and the profile's calibration",
         }
     return summary
+
+
+def summary_from_results(profile: Profile, results: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A run's summary (what gates and pages read) from its full results under
+    ``profile``, and whether it went over the profile's memory budget."""
+    summary = _summary(profile, results)
+    over_memory = bool(results.get("over_memory_budget"))
+    if over_memory:
+        summary["passed"] = False
+    return summary, over_memory
 
 
 def bench(
@@ -278,22 +290,21 @@ def _run_one(
     if status == "over-budget":  # stopped by the agent's watchdog
         summary = {"passed": False, "memory_budget_mb": profile.memory_mb}
     if results is not None:
-        summary = _summary(profile, results)
-        if results.get("over_memory_budget"):
+        summary, over_memory = summary_from_results(profile, results)
+        if over_memory:
             status = "over-budget"
             error = (
                 f"peak resident memory {results['peak_rss_mb']:.0f} MB exceeds the profile's "
                 f"budget of {profile.memory_mb} MB"
             )
-            summary["passed"] = False
     progress(3, 3, f"{profile.name}: {status}")
     if not record:
         return BenchRun(0, model.ref, profile.name, status, error, summary, device, settings,
                         "", results)  # fmt: skip
-    return _record(catalog, model, profile, settings, device, status, error, summary, results)
+    return record_run(catalog, model, profile, settings, device, status, error, summary, results)
 
 
-def _record(
+def record_run(
     catalog: Catalog,
     model: ModelVersion,
     profile: Profile,
@@ -304,6 +315,8 @@ def _record(
     summary: dict[str, Any],
     results: dict[str, Any] | None,
 ) -> BenchRun:
+    """Store a run (its full results as a blob, the profile it ran under in its
+    settings) with its audit row."""
     stored_settings = {**settings, "profile": profile.to_dict()}
     if stored_settings.get("inputs"):  # keep the record small: say where the rows came from
         stored_settings["inputs"] = "dataset rows"

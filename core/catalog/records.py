@@ -11,9 +11,17 @@ from dataclasses import dataclass
 
 from modeldesk.catalog.names import VersionRef
 from modeldesk.catalog.store import Catalog
-from modeldesk.errors import NotFoundError
+from modeldesk.errors import BadInputError, NotFoundError
 
-__all__ = ["DATASET", "MODEL", "SUITE", "RecordKind", "get_or_create_record", "next_version"]
+__all__ = [
+    "DATASET",
+    "MODEL",
+    "SUITE",
+    "RecordKind",
+    "get_or_create_record",
+    "next_version",
+    "version_for",
+]
 
 
 @dataclass(frozen=True)
@@ -82,3 +90,20 @@ def next_version(conn: sqlite3.Connection, kind: RecordKind, record_id: int) -> 
         (record_id,),
     ).fetchone()
     return int(row[0]) + 1
+
+
+def version_for(
+    conn: sqlite3.Connection, kind: RecordKind, record_id: int, wanted: int | None
+) -> int:
+    """The version number a new version takes: the next one, or ``wanted`` (a version
+    adopted from another catalog keeps its number) if it is still free."""
+    if wanted is None:
+        return next_version(conn, kind, record_id)
+    taken = conn.execute(
+        f"SELECT 1 FROM {kind.version_table} WHERE {kind.foreign_key} = ? AND version = ?",
+        (record_id, wanted),
+    ).fetchone()
+    if taken:
+        name = conn.execute(f"SELECT name FROM {kind.noun} WHERE id = ?", (record_id,)).fetchone()
+        raise BadInputError(f"{kind.noun} {name[0]}@{wanted} exists here with other content")
+    return wanted

@@ -12,13 +12,13 @@ from typing import Any
 from modeldesk.catalog.blobs import hash_file
 from modeldesk.catalog.maintenance import discard_unreferenced
 from modeldesk.catalog.names import VersionRef, normalise_name
-from modeldesk.catalog.records import DATASET, get_or_create_record, next_version
+from modeldesk.catalog.records import DATASET, get_or_create_record, version_for
 from modeldesk.catalog.store import Catalog
-from modeldesk.datasets.registry import DatasetVersion, dataset_version_by_id
-from modeldesk.errors import BadInputError
+from modeldesk.datasets.registry import ROLES, DatasetVersion, dataset_version_by_id
+from modeldesk.errors import BadInputError, IntegrityError
 from modeldesk.progress import ProgressCallback, Stage, check_cancel, no_progress
 
-__all__ = ["DatasetImport", "import_dataset"]
+__all__ = ["DatasetImport", "adopt_dataset", "import_dataset"]
 
 
 @dataclass(frozen=True)
@@ -206,11 +206,16 @@ def _record_version(
     name: str,
     fields: dict[str, Any],
     columns: list[tuple[int, str, str, str, dict[str, Any]]],
+    *,
+    version: int | None = None,
+    notes: dict[str, tuple[str | None, str | None]] | None = None,
 ) -> int:
-    """Insert the version, its dictionary and its audit row in one transaction."""
+    """Insert the version, its dictionary and its audit row in one transaction; a
+    ``version`` number is kept if free, ``notes`` gives columns a unit and description."""
+    notes = notes or {}
     with catalog.write("dataset.import", f"dataset {name}") as tx:
         dataset_id = get_or_create_record(tx.conn, DATASET, name, tx.at, tx.actor)
-        version = next_version(tx.conn, DATASET, dataset_id)
+        version = version_for(tx.conn, DATASET, dataset_id, version)
         row = {
             "dataset_id": dataset_id,
             "version": version,
@@ -225,10 +230,18 @@ def _record_version(
         )
         version_id = int(cursor.lastrowid or 0)
         tx.conn.executemany(
-            "INSERT INTO data_column (dataset_version_id, position, name, dtype, role, stats)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO data_column (dataset_version_id, position, name, dtype, role, stats,"
+            " unit, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (version_id, position, column_name, dtype, role, json.dumps(column_stats))
+                (
+                    version_id,
+                    position,
+                    column_name,
+                    dtype,
+                    role,
+                    json.dumps(column_stats),
+                    *notes.get(column_name, (None, None)),
+                )
                 for position, column_name, dtype, role, column_stats in columns
             ),
         )
@@ -243,3 +256,92 @@ def _record_version(
             "columns": fields["columns"],
         }
     return version_id
+
+
+def adopt_dataset(
+    catalog: Catalog,
+    file: Path,
+    *,
+    name: str,
+    version: int,
+    sha256: str,
+    carried: dict[str, Any],
+    cancel: threading.Event | None = None,
+) -> DatasetImport:
+    """Store a dataset version brought from another catalog (a release candidate) byte
+    for byte, as ``name@version``: its runs name this content by hash.
+
+    ``file`` is its Parquet blob; it is read and its dictionary's types and statistics
+    computed here, taking from ``carried`` (the other catalog's record) only the label,
+    description and each column's role, unit and description. The same content already
+    at that number is returned as it is; other content there is refused.
+    """
+    from modeldesk.datasets.reader import read_source
+    from modeldesk.datasets.stats import table_stats
+
+    name = normalise_name(name, what="dataset name")
+    rows = catalog.query(
+        "SELECT v.id, v.sha256 FROM dataset_version v JOIN dataset d ON d.id = v.dataset_id"
+        " WHERE d.name = ? AND v.version = ?",
+        (name, version),
+    )
+    if rows and rows[0]["sha256"] == sha256:
+        return DatasetImport(dataset_version_by_id(catalog, rows[0]["id"]), created=False)
+    if rows:
+        raise BadInputError(f"dataset {name}@{version} exists here with other content")
+    if hash_file(file, cancel=cancel) != sha256:
+        raise IntegrityError(f"{file}: does not hash to dataset {name}@{version}'s {sha256[:12]}")
+    table = read_source(file, cancel=cancel).table
+    label = carried.get("label")
+    if label is not None and label not in table.column_names:
+        raise BadInputError(f"dataset {name}@{version}: its label {label!r} is not a column")
+    columns = _dictionary_rows(table, table_stats(table, cancel=cancel), label)
+    described = {str(c.get("name")): c for c in carried.get("columns", []) if isinstance(c, dict)}
+    columns = [
+        (position, column, dtype, _carried_role(described.get(column), role), stats)
+        for position, column, dtype, role, stats in columns
+    ]
+    notes = {
+        column: (_text(entry.get("unit")), _text(entry.get("description")))
+        for column, entry in described.items()
+    }
+    created = [] if catalog.blobs.exists(sha256) else [sha256]
+    try:
+        with catalog.blobs.guard():
+            _, size = catalog.blobs.put_file(file, expected_sha256=sha256, cancel=cancel)
+            fields = {
+                "sha256": sha256,
+                "size": size,
+                **{
+                    k: _text(carried.get(k))
+                    for k in ("source_name", "source_format", "source_sha256")
+                },
+                "source_size": carried.get("source_size")
+                if isinstance(carried.get("source_size"), int)
+                else None,
+                "rows": table.num_rows,
+                "columns": len(columns),
+                "label": label,
+                "parent_id": None,
+                "description": _text(carried.get("description")),
+            }
+            version_id = _record_version(
+                catalog, name, fields, columns, version=version, notes=notes
+            )
+    except BaseException:  # a failed adoption leaves no blob of its own behind
+        discard_unreferenced(catalog, created)
+        raise
+    return DatasetImport(dataset_version_by_id(catalog, version_id), created=True)
+
+
+def _text(value: Any, limit: int = 4096) -> str | None:
+    """A carried text field: a string of bounded length, or nothing."""
+    return value[:limit] if isinstance(value, str) else None
+
+
+def _carried_role(entry: dict[str, Any] | None, computed: str) -> str:
+    # The label's role follows the label; any other carried role must be a known one.
+    role = entry.get("role") if entry else None
+    if computed == "label" or role == "label" or role not in ROLES:
+        return computed
+    return str(role)

@@ -13,7 +13,7 @@ from typing import Any
 from modeldesk.catalog.blobs import hash_file
 from modeldesk.catalog.maintenance import discard_unreferenced
 from modeldesk.catalog.names import VersionRef, normalise_name
-from modeldesk.catalog.records import MODEL, get_or_create_record, next_version
+from modeldesk.catalog.records import MODEL, get_or_create_record, version_for
 from modeldesk.catalog.store import Catalog
 from modeldesk.datasets.registry import DatasetVersion, get_dataset_version
 from modeldesk.models.examine import examine_model, sniff_model_file
@@ -22,7 +22,18 @@ from modeldesk.models.model_facts import ModelFacts, ValueInfo
 from modeldesk.models.registry import ModelVersion, model_version_by_id
 from modeldesk.progress import ProgressCallback, Stage, check_cancel, no_progress
 
-__all__ = ["ModelImport", "import_model"]
+__all__ = ["AdoptedVersion", "ModelImport", "import_model"]
+
+
+@dataclass(frozen=True)
+class AdoptedVersion:
+    """A version brought from another catalog (a release candidate): it keeps its number
+    and its author, whose signed statement it carries."""
+
+    version: int
+    author_key: str
+    author_statement: str
+    author_signature: str
 
 
 @dataclass(frozen=True)
@@ -131,17 +142,19 @@ def _write_version(
     description: str | None,
     author: str | None,
     signer: Any,
+    adopted: AdoptedVersion | None = None,
 ) -> int:
     """Record the version, its external files and its audit row in one transaction.
 
     ``author`` (the importer's key fingerprint) is the version's author, who may not
     approve its release; with ``signer`` (that key) the row and an authorship statement
-    are signed."""
+    are signed. An ``adopted`` version keeps its number and its author's statement (the
+    row is then signed by whoever brought it in)."""
     from modeldesk.release.keys import authorship_statement
 
     with catalog.write("model.import", f"model {name}", signer=signer) as tx:
         model_id = get_or_create_record(tx.conn, MODEL, name, tx.at, tx.actor, task=facts.task)
-        version = next_version(tx.conn, MODEL, model_id)
+        version = version_for(tx.conn, MODEL, model_id, adopted.version if adopted else None)
         version_id = _record_row(
             tx.conn,
             model_id,
@@ -160,9 +173,13 @@ def _write_version(
             description=description,
             author_key=author,
         )
-        if signer is not None:  # the author's word that this content is their version
+        statement = signature = None
+        if adopted is not None:
+            statement, signature = adopted.author_statement, adopted.author_signature
+        elif signer is not None:  # the author's word that this content is their version
             statement = authorship_statement(name, version, sha256)
             signature = base64.b64encode(signer.sign(statement.encode())).decode("ascii")
+        if statement is not None:
             tx.conn.execute(
                 "UPDATE model_version SET author_statement = ?, author_signature = ? WHERE id = ?",
                 (statement, signature, version_id),
@@ -178,6 +195,7 @@ def _write_version(
             "sha256": sha256,
             "file": path.name,
             "author_key": author,
+            "adopted": adopted is not None,
             "external_files": len(externals),
             "parent_version": parent,
             "trained_on": dataset.ref if dataset else None,
@@ -200,6 +218,7 @@ def import_model(
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
     signer: Any = None,
+    adopted: AdoptedVersion | None = None,
 ) -> ModelImport:
     """Import an ONNX file as the next version of model ``name``.
 
@@ -208,11 +227,15 @@ def import_model(
     it passes. A file whose bytes equal an existing version of the same name
     returns that version and creates nothing. ``signer`` is the importer's
     signing key when the caller has opened it (the app asks for a passphrase);
-    without it, the user's key is used if it opens without one.
+    without it, the user's key is used if it opens without one. An ``adopted`` version
+    (from a release candidate) takes its own number and author, and is returned as it
+    is if the catalog already holds that number with this content.
     """
     from modeldesk.release.keys import importer_identity
 
     author, signer = (signer.fingerprint, signer) if signer is not None else importer_identity()
+    if adopted is not None:
+        author = adopted.author_key
     name = normalise_name(name, what="model name")
     path = Path(file)
     sniff_model_file(path)
@@ -226,6 +249,8 @@ def import_model(
 
     sha256 = hash_file(path, progress=Stage(progress, 0.0, 0.1), cancel=cancel)
     same = _find_same_content(catalog, name, sha256)
+    if adopted is not None:  # only the very version number counts as the same
+        same = [row for row in same if row["version"] == adopted.version]
     facts: ModelFacts | None = None
     if same:
         stored = model_version_by_id(catalog, same[0]["id"])
@@ -283,6 +308,7 @@ def import_model(
                 description=description,
                 author=author,
                 signer=signer,
+                adopted=adopted,
             )
     except BaseException:
         # A cancelled or failed import leaves no blob of its own behind.

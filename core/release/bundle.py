@@ -32,7 +32,7 @@ from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 from modeldesk.release.gates import GateReport, evaluate_gates
 from modeldesk.release.keys import SigningKey
 from modeldesk.release.model_card import model_card
-from modeldesk.release.records import APPROVED, PACKAGED, Release, get_release
+from modeldesk.release.records import APPROVED, PACKAGED, Release, get_release, mark_packaged
 from modeldesk.release.trust import RELEASE_MANAGER, TrustError, trusted_keys
 from modeldesk.release.verify_bundle import (
     ATTESTATION,
@@ -50,11 +50,15 @@ from modeldesk.release.verify_bundle import (
 )
 
 __all__ = [
+    "add_entry",
     "audit_against_bundle",
     "bundle_name",
     "catalog_keys",
+    "copy_entry",
     "model_signature",
     "package_release",
+    "refusal_here",
+    "signed_envelope",
 ]
 
 CHUNK = 1 << 20
@@ -188,8 +192,32 @@ def _runtime(catalog: Catalog, release: Release) -> dict[str, Any]:
     }
 
 
-def _copy(source: Path, archive: zipfile.ZipFile, name: str, cancel) -> tuple[str, int]:
-    """Stream ``source`` into the archive as ``name`` (stored); its SHA-256 and size."""
+def signed_envelope(
+    signer: SigningKey, subjects: dict[str, str], predicate_type: str, predicate: dict[str, Any]
+) -> bytes:
+    """A DSSE envelope, signed by ``signer``, over an in-toto Statement v1 whose subjects
+    are ``subjects`` ({file name: sha256}) in name order."""
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": n, "digest": {"sha256": d}} for n, d in sorted(subjects.items())],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    }
+    payload = canonical(statement)
+    signature = signer.sign(pae(PAYLOAD_TYPE, payload))
+    envelope = {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "signatures": [
+            {"keyid": signer.fingerprint, "sig": base64.b64encode(signature).decode("ascii")}
+        ],
+    }
+    return json.dumps(envelope, indent=2).encode() + b"\n"
+
+
+def copy_entry(source: Path, archive: zipfile.ZipFile, name: str, cancel) -> tuple[str, int]:
+    """Stream ``source`` into the archive as ``name`` (stored, fixed time and mode, so
+    the same bytes make the same entry); its SHA-256 and size."""
     info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
     info.external_attr = (stat.S_IFREG | 0o644) << 16
     info.create_system = 3
@@ -203,7 +231,8 @@ def _copy(source: Path, archive: zipfile.ZipFile, name: str, cancel) -> tuple[st
     return digest.hexdigest(), size
 
 
-def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> tuple[str, int]:
+def add_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> tuple[str, int]:
+    """Write ``data`` into the archive as ``name`` (stored); its SHA-256 and size."""
     info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
     info.external_attr = (stat.S_IFREG | 0o644) << 16
     info.create_system = 3
@@ -267,7 +296,7 @@ def package_release(
             model_digests = {}
             for index, (relative, expected, source) in enumerate(sources):
                 progress(index, len(sources) + 3, f"adding {relative}")
-                digest, size = _copy(source, archive, MODEL_DIR + relative, cancel)
+                digest, size = copy_entry(source, archive, MODEL_DIR + relative, cancel)
                 if digest != expected:
                     raise IntegrityError(
                         f"packaging release #{release.id}: integrity: blob {expected} of "
@@ -277,7 +306,7 @@ def package_release(
                 model_digests[relative] = digest
             sig = model_signature(signer, model_digests, "model").encode()
             files[MODEL_SIG] = dict(
-                zip(("sha256", "size"), _add(archive, MODEL_SIG, sig), strict=True)
+                zip(("sha256", "size"), add_entry(archive, MODEL_SIG, sig), strict=True)
             )
             manifest = {
                 "format": BUNDLE_FORMAT,
@@ -321,40 +350,20 @@ def package_release(
             }
             people = {fp: key.label for fp, key in keys.items()}
             card = model_card(manifest | {"files": files}, model.description, people).encode()
-            files[CARD] = dict(zip(("sha256", "size"), _add(archive, CARD, card), strict=True))
+            files[CARD] = dict(zip(("sha256", "size"), add_entry(archive, CARD, card), strict=True))
             manifest["files"] = files
             manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
-            manifest_digest, _ = _add(archive, MANIFEST, manifest_bytes)
+            manifest_digest, _ = add_entry(archive, MANIFEST, manifest_bytes)
             subjects = {**{n: f["sha256"] for n, f in files.items()}, MANIFEST: manifest_digest}
-            statement = {
-                "_type": STATEMENT_TYPE,
-                "subject": [
-                    {"name": n, "digest": {"sha256": d}} for n, d in sorted(subjects.items())
-                ],
-                "predicateType": PREDICATE_TYPE,
-                "predicate": {
-                    "model": model.name,
-                    "version": model.version,
-                    "channel": release.channel,
-                    "counter": counter,
-                },
-            }
-            payload = canonical(statement)
-            envelope = {
-                "payloadType": PAYLOAD_TYPE,
-                "payload": base64.b64encode(payload).decode("ascii"),
-                "signatures": [
-                    {
-                        "keyid": signer.fingerprint,
-                        "sig": base64.b64encode(signer.sign(pae(PAYLOAD_TYPE, payload))).decode(
-                            "ascii"
-                        ),
-                    }
-                ],
-            }
-            envelope_bytes = json.dumps(envelope, indent=2).encode() + b"\n"
+            envelope_bytes = signed_envelope(
+                signer,
+                subjects,
+                PREDICATE_TYPE,
+                {"model": model.name, "version": model.version,
+                 "channel": release.channel, "counter": counter},
+            )  # fmt: skip
             progress(len(sources) + 2, len(sources) + 3, "signing")
-            _add(archive, ATTESTATION, envelope_bytes)  # the signature, written last
+            add_entry(archive, ATTESTATION, envelope_bytes)  # the signature, written last
         with partial.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(partial, final)
@@ -365,11 +374,7 @@ def package_release(
     with catalog.write(
         "release.package", f"release #{release.id}: {final.name}", signer=signer
     ) as tx:
-        tx.conn.execute(
-            "UPDATE release SET state = ?, counter = ?, attestation_sha256 = ?, updated_at = ? "
-            "WHERE id = ?",
-            (PACKAGED, counter, attestation, tx.at, release.id),
-        )
+        mark_packaged(tx.conn, release.id, counter=counter, attestation=attestation, now=tx.at)
         tx.detail = {
             "release": release.id,
             "counter": counter,
@@ -394,7 +399,7 @@ def audit_against_bundle(catalog: Catalog, bundle: Path) -> list[str]:
     except IntegrityError as error:  # the log itself is broken: say so, compare anyway
         problems.append(f"{error}; {bundle.name} is compared without checking its signatures")
     except Refused as error:
-        return [f"{bundle.name}: refused ({error})"]
+        return [f"{bundle.name}: refused ({refusal_here(error)})"]
     try:
         head = read_manifest(bundle).get("audit_head")
     except Refused as error:
@@ -407,6 +412,15 @@ def audit_against_bundle(catalog: Catalog, bundle: Path) -> list[str]:
             "does not hold: rows before it were removed or changed",
         ]
     return problems + verify_chain(catalog.conn, upto=rows[0]["id"])
+
+
+def refusal_here(error: Exception) -> str:
+    """A verifier's refusal worded for keys that are a catalog's, not a ``--keys`` file."""
+    return (
+        str(error)
+        .replace("not one in --keys", "not trusted in this catalog")
+        .replace("release manager in --keys", "release manager trusted in this catalog")
+    )
 
 
 def catalog_keys(catalog: Catalog) -> dict[str, Key]:

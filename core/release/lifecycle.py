@@ -16,10 +16,23 @@ from modeldesk.catalog.store import Catalog, utc_now
 from modeldesk.errors import BadInputError
 from modeldesk.release.gates import GateReport, decision_statement, evaluate_gates
 from modeldesk.release.keys import SigningKey
-from modeldesk.release.records import APPROVED, CANDIDATE, REJECTED, Release, get_release
+from modeldesk.release.records import (
+    APPROVED,
+    CANDIDATE,
+    REJECTED,
+    Release,
+    get_release,
+    insert_decision,
+)
 from modeldesk.release.trust import RELEASE_MANAGER, TrustError, trusted_keys
 
-__all__ = ["MAX_COMMENT", "approve_release", "reject_release", "why_key_may_not_decide"]
+__all__ = [
+    "MAX_COMMENT",
+    "approve_release",
+    "reject_release",
+    "settle_state",
+    "why_key_may_not_decide",
+]
 
 MAX_COMMENT = 2000
 
@@ -70,19 +83,16 @@ def _decide(
     action = f"release.{decision}"
     with catalog.write(action, f"release #{release.id}: {release.model.ref}", signer=signer) as tx:
         tx.at = at
-        tx.conn.execute(
-            "INSERT INTO approval (release_id, decision, key, comment, statement, signature,"
-            " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                release.id,
-                decision,
-                signer.fingerprint,
-                comment,
-                statement,
-                base64.b64encode(signature).decode("ascii"),
-                at,
-                tx.actor,
-            ),
+        insert_decision(
+            tx.conn,
+            release.id,
+            decision=decision,
+            key=signer.fingerprint,
+            comment=comment,
+            statement=statement,
+            signature_b64=base64.b64encode(signature).decode("ascii"),
+            created_at=at,
+            created_by=tx.actor,
         )
         tx.detail = {
             "release": release.id,
@@ -91,18 +101,26 @@ def _decide(
             "evidence_sha256": report.evidence_sha256,
             "statement_sha256": hashlib.sha256(statement.encode()).hexdigest(),
         }
-    decided = get_release(catalog, release.id)
-    after = evaluate_gates(catalog, decided)
-    state = REJECTED if decision == "reject" else (APPROVED if after.passed else CANDIDATE)
-    if state != decided.state:
+    return settle_state(catalog, signer, release.id, rejected=decision == "reject")
+
+
+def settle_state(
+    catalog: Catalog, signer: SigningKey, release_id: int, *, rejected: bool = False
+) -> tuple[Release, GateReport]:
+    """Move a candidate to ``approved`` once every gate holds (or to ``rejected``), as a
+    signed audit row; the release and its gates as they now are."""
+    release = get_release(catalog, release_id)
+    after = evaluate_gates(catalog, release)
+    state = REJECTED if rejected else (APPROVED if after.passed else CANDIDATE)
+    if release.state == CANDIDATE and state != release.state:
         with catalog.write("release.state", f"release #{release.id}: {state}", signer=signer) as tx:
             tx.conn.execute(
                 "UPDATE release SET state = ?, updated_at = ? WHERE id = ?",
                 (state, tx.at, release.id),
             )
-            tx.detail = {"release": release.id, "from": decided.state, "to": state}
-        decided = get_release(catalog, release.id)
-    return decided, after
+            tx.detail = {"release": release.id, "from": release.state, "to": state}
+        release = get_release(catalog, release.id)
+    return release, after
 
 
 def approve_release(

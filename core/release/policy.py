@@ -139,12 +139,18 @@ def _stored(row) -> StoredPolicy:
 
 
 def set_policy(
-    catalog: Catalog, signer: SigningKey, text: str, *, source: str = "policy"
+    catalog: Catalog,
+    signer: SigningKey,
+    text: str,
+    *,
+    source: str = "policy",
+    version: int | None = None,
 ) -> tuple[StoredPolicy, bool]:
     """Store ``text`` as the model's next policy version, signed by a release manager.
 
     Text equal to the newest version returns that version (created False). The model
-    must exist, and so must every suite and target profile the policy names.
+    must exist, and so must every suite and target profile the policy names. A policy
+    brought with a release candidate keeps its ``version`` number, which must be free.
     """
     from modeldesk.bench.profiles import get_profile
     from modeldesk.validate.registry import get_suite
@@ -170,12 +176,15 @@ def set_policy(
     if newest is not None and newest["sha256"] == policy.sha256:
         return _stored(newest), False
     with catalog.write("release.policy", f"policy {policy.model}", signer=signer) as tx:
-        version = 1 + int(
-            tx.conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM release_policy WHERE model_name = ?",
-                (policy.model,),
-            ).fetchone()[0]
-        )
+        taken = {
+            row[0]
+            for row in tx.conn.execute(
+                "SELECT version FROM release_policy WHERE model_name = ?", (policy.model,)
+            )
+        }
+        if version in taken:
+            raise PolicyError(f"policy {policy.model}@{version} exists here with other text")
+        version = version or 1 + max(taken, default=0)
         tx.conn.execute(
             "INSERT INTO release_policy (model_name, version, sha256, text, created_at,"
             " created_by) VALUES (?, ?, ?, ?, ?, ?)",
@@ -183,9 +192,9 @@ def set_policy(
         )
         tx.subject = f"policy {policy.model}@{version}"
         tx.detail = {"model": policy.model, "version": version, "sha256": policy.sha256}
-    stored = _newest_row(catalog, policy.model)
-    assert stored is not None
-    return _stored(stored), True
+    written = get_policy(catalog, policy.model, version)
+    assert written is not None  # a version was given: a missing one raises
+    return written, True
 
 
 def _newest_row(catalog: Catalog, model: str):

@@ -29,7 +29,10 @@ __all__ = [
     "Release",
     "create_release",
     "get_release",
+    "insert_decision",
+    "insert_release",
     "list_releases",
+    "mark_packaged",
 ]
 
 CANDIDATE, APPROVED, REJECTED, PACKAGED = "candidate", "approved", "rejected", "packaged"
@@ -147,24 +150,17 @@ def create_release(
             f"creating a release of {model.ref}: your key {signer.public.short} {state}"
         )
     with catalog.write("release.create", f"model {model.ref}", signer=signer) as tx:
-        cursor = tx.conn.execute(
-            "INSERT INTO release (model_version_id, model_sha256, channel, targets, state,"
-            " policy_id, creator_key, created_at, created_by, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                model.id,
-                model.sha256,
-                channel,
-                json.dumps(targets),
-                CANDIDATE,
-                policy.id,
-                signer.fingerprint,
-                tx.at,
-                tx.actor,
-                tx.at,
-            ),
+        release_id = insert_release(
+            tx.conn,
+            model,
+            channel=channel,
+            targets=targets,
+            policy_id=policy.id,
+            creator_key=signer.fingerprint,
+            created_at=tx.at,
+            created_by=tx.actor,
+            now=tx.at,
         )
-        release_id = int(cursor.lastrowid or 0)
         tx.subject = f"release #{release_id}: {model.ref}"
         tx.detail = {
             "release": release_id,
@@ -175,6 +171,68 @@ def create_release(
             "policy": policy.ref,
         }
     return get_release(catalog, release_id)
+
+
+def insert_release(
+    conn,
+    model: ModelVersion,
+    *,
+    channel: str,
+    targets: list[str],
+    policy_id: int | None,
+    creator_key: str,
+    created_at: str,
+    created_by: str,
+    now: str,
+) -> int:
+    """Insert a candidate release row inside the caller's write; its id."""
+    cursor = conn.execute(
+        "INSERT INTO release (model_version_id, model_sha256, channel, targets, state,"
+        " policy_id, creator_key, created_at, created_by, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            model.id,
+            model.sha256,
+            channel,
+            json.dumps(targets),
+            CANDIDATE,
+            policy_id,
+            creator_key,
+            created_at,
+            created_by,
+            now,
+        ),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def insert_decision(
+    conn,
+    release_id: int,
+    *,
+    decision: str,
+    key: str,
+    comment: str,
+    statement: str,
+    signature_b64: str,
+    created_at: str,
+    created_by: str,
+) -> None:
+    """Insert an approval or rejection (its signed statement) inside the caller's write."""
+    conn.execute(
+        "INSERT INTO approval (release_id, decision, key, comment, statement, signature,"
+        " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (release_id, decision, key, comment, statement, signature_b64, created_at, created_by),
+    )
+
+
+def mark_packaged(conn, release_id: int, *, counter: int, attestation: str, now: str) -> None:
+    """Record inside the caller's write that a release shipped as bundle ``counter``."""
+    conn.execute(
+        "UPDATE release SET state = ?, counter = ?, attestation_sha256 = ?, updated_at = ? "
+        "WHERE id = ?",
+        (PACKAGED, counter, attestation, now, release_id),
+    )
 
 
 def _decisions(catalog: Catalog, release_id: int) -> list[Decision]:

@@ -295,7 +295,7 @@ def read_entries(handle, size: int) -> list[Entry]:
     return entries
 
 
-def _stream(handle, entry: Entry, sink=None, *, check_crc: bool = True) -> str:
+def stream_entry(handle, entry: Entry, sink=None, *, check_crc: bool = True) -> str:
     """Read ``entry``'s bytes (into ``sink`` too); their SHA-256. The CRC is checked
     unless the caller compares the SHA-256 with a signed digest (which says more, and
     skipping the CRC saves a third of the time on a large model)."""
@@ -316,15 +316,17 @@ def _stream(handle, entry: Entry, sink=None, *, check_crc: bool = True) -> str:
     return digest.hexdigest()
 
 
-def _read_small(handle, entry: Entry) -> bytes:
+def read_small(handle, entry: Entry) -> bytes:
+    """A metadata entry's bytes (bounded: a manifest, never a model)."""
     if entry.size > MAX_METADATA_BYTES:
         raise Refused(f"entry {entry.name!r}: {entry.size:,} bytes is too large")
     buffer = io.BytesIO()
-    _stream(handle, entry, buffer)
+    stream_entry(handle, entry, buffer)
     return buffer.getvalue()
 
 
-def _json(data: bytes, what: str) -> Any:
+def parse_json(data: bytes, what: str) -> Any:
+    """``data`` as JSON; Refused, naming ``what``, if it is not."""
     try:
         return json.loads(data)
     except ValueError as error:
@@ -339,17 +341,27 @@ def _b64(text: Any, what: str) -> bytes:
 
 
 # -- signatures and the manifest --------------------------------------------------------------
-def _signed_statement(handle, entries: list[Entry], keys: dict[str, Key]) -> tuple[dict, Key]:
+def signed_statement(
+    handle,
+    entries: list[Entry],
+    keys: dict[str, Key],
+    *,
+    predicate_type: str = PREDICATE_TYPE,
+    need_manager: bool = True,
+) -> tuple[dict, Key]:
+    """The in-toto statement the last entry's DSSE envelope signs, and its signer (a
+    release manager's key, unless ``need_manager`` is False): every signature must be by
+    a key in ``keys``, not revoked, and hold."""
     if entries[-1].name != ATTESTATION:
         raise Refused(f"the last entry is {entries[-1].name!r}, not the attestation")
-    envelope = _json(_read_small(handle, entries[-1]), ATTESTATION)
+    envelope = parse_json(read_small(handle, entries[-1]), ATTESTATION)
     if not isinstance(envelope, dict) or envelope.get("payloadType") != PAYLOAD_TYPE:
         raise Refused(f"{ATTESTATION}: not a DSSE envelope of an in-toto statement")
     payload = _b64(envelope.get("payload"), f"{ATTESTATION} payload")
     signatures = envelope.get("signatures")
     if not isinstance(signatures, list) or not signatures:
         raise Refused(f"{ATTESTATION}: no signature")
-    managers = []
+    managers, signers = [], []
     for signature in signatures:
         fingerprint = str(signature.get("keyid", "")) if isinstance(signature, dict) else ""
         key = keys.get(fingerprint)
@@ -359,21 +371,24 @@ def _signed_statement(handle, entries: list[Entry], keys: dict[str, Key]) -> tup
             raise Refused(f"{ATTESTATION}: signed by {key.label}, a revoked key")
         if not key.verify(_b64(signature.get("sig"), "a signature"), pae(PAYLOAD_TYPE, payload)):
             raise Refused(f"{ATTESTATION}: the signature by {key.label} does not verify")
+        signers.append(key)
         if RELEASE_MANAGER in key.roles:
             managers.append(key)
-    if not managers:
+    if need_manager and not managers:
         raise Refused(f"{ATTESTATION}: signed by no release manager in --keys")
-    statement = _json(payload, "the attested statement")
+    statement = parse_json(payload, "the attested statement")
     if (
         not isinstance(statement, dict)
         or statement.get("_type") != STATEMENT_TYPE
-        or (statement.get("predicateType") != PREDICATE_TYPE)
+        or (statement.get("predicateType") != predicate_type)
     ):
-        raise Refused("the attestation is not a ModelDesk release statement")
-    return statement, managers[0]
+        raise Refused(f"the attestation is not a statement of type {predicate_type}")
+    return statement, (managers or signers)[0]
 
 
-def _check_files(handle, entries: list[Entry], statement: dict) -> dict[str, str]:
+def check_files(handle, entries: list[Entry], statement: dict) -> dict[str, str]:
+    """Every entry but the attestation is a subject of ``statement`` and hashes to its
+    digest, and every subject is an entry: {name: sha256}."""
     subjects = statement.get("subject")
     if not isinstance(subjects, list):
         raise Refused("the statement lists no files")
@@ -390,7 +405,7 @@ def _check_files(handle, entries: list[Entry], statement: dict) -> dict[str, str
     if missing:
         raise Refused(f"file {missing[0]!r} is in the signed statement but not in the bundle")
     for entry in entries[:-1]:
-        if _stream(handle, entry, check_crc=False) != attested[entry.name]:
+        if stream_entry(handle, entry, check_crc=False) != attested[entry.name]:
             raise Refused(f"file {entry.name!r}: its bytes do not match the signed digest")
     return attested
 
@@ -426,7 +441,7 @@ def _signed_by(item: Any, keys: dict[str, Key], what: str) -> tuple[Key, dict]:
     statement = str(item.get("statement", ""))
     if not key.verify(_b64(item.get("signature"), what), statement.encode()):
         raise Refused(f"{what}: the signature by {key.label} does not verify")
-    return key, _json(statement.encode(), what)
+    return key, parse_json(statement.encode(), what)
 
 
 def _check_people(manifest: dict, keys: dict[str, Key]) -> tuple[Key, list[Key]]:
@@ -508,7 +523,7 @@ def _extract(handle, entries: list[Entry], files: dict[str, str], target: Path) 
             path.parent.mkdir(parents=True, exist_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
             with os.fdopen(os.open(path, flags, 0o644), "wb") as sink:
-                digest = _stream(handle, entry, sink, check_crc=entry.name not in files)
+                digest = stream_entry(handle, entry, sink, check_crc=entry.name not in files)
             if entry.name in files and digest != files[entry.name]:
                 raise Refused(f"file {entry.name!r} changed while it was extracted")
         os.rename(partial, target)
@@ -543,12 +558,12 @@ def verify_bundle(
     with handle:
         size = os.fstat(handle.fileno()).st_size
         entries = read_entries(handle, size)
-        statement, packager = _signed_statement(handle, entries, keys)
-        files = _check_files(handle, entries, statement)
+        statement, packager = signed_statement(handle, entries, keys)
+        files = check_files(handle, entries, statement)
         by_name = {entry.name: entry for entry in entries}
         if MANIFEST not in by_name:
             raise Refused(f"no {MANIFEST}")
-        manifest = _json(_read_small(handle, by_name[MANIFEST]), MANIFEST)
+        manifest = parse_json(read_small(handle, by_name[MANIFEST]), MANIFEST)
         _check_manifest(manifest, statement, entries)
         author, approvers = _check_people(manifest, keys)
         _check_expiry(manifest, now)
@@ -584,7 +599,7 @@ def read_manifest(bundle: Path) -> dict[str, Any]:
         found = [entry for entry in entries if entry.name == MANIFEST]
         if not found:
             raise Refused(f"no {MANIFEST}")
-        manifest = _json(_read_small(handle, found[0]), MANIFEST)
+        manifest = parse_json(read_small(handle, found[0]), MANIFEST)
     if not isinstance(manifest, dict):
         raise Refused(f"{MANIFEST}: not an object")
     return manifest

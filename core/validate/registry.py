@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from modeldesk.catalog.names import normalise_name, parse_ref
-from modeldesk.catalog.records import SUITE, get_or_create_record, next_version
+from modeldesk.catalog.records import SUITE, get_or_create_record, version_for
 from modeldesk.catalog.store import Catalog
 from modeldesk.errors import BadInputError, NotFoundError
 from modeldesk.validate.result import ValidationRun
@@ -16,6 +17,7 @@ from modeldesk.validate.suite import MAX_SUITE_BYTES, Suite, SuiteError, parse_s
 __all__ = [
     "StoredSuite",
     "add_suite",
+    "adopt_run",
     "get_suite",
     "list_suites",
     "list_validation_runs",
@@ -73,11 +75,15 @@ def _stored(catalog: Catalog, row) -> StoredSuite:
     )
 
 
-def add_suite(catalog: Catalog, text: str, *, source_name: str = "") -> tuple[StoredSuite, bool]:
+def add_suite(
+    catalog: Catalog, text: str, *, source_name: str = "", version: int | None = None
+) -> tuple[StoredSuite, bool]:
     """Store a suite's text as the next version of its name (checked first).
 
     Text identical to the newest version of the name returns that version, created
-    False. The model the suite names must exist.
+    False. The model the suite names must exist. A ``version`` (a suite brought from
+    another catalog keeps its number) holding this text is returned as it is; holding
+    other text, it is refused.
     """
     suite = parse_suite(text, path=source_name or "suite")
     name = normalise_name(suite.name, what="suite name")
@@ -86,14 +92,14 @@ def add_suite(catalog: Catalog, text: str, *, source_name: str = "") -> tuple[St
         raise NotFoundError(f"{source_name or 'suite'}: model {model!r} is not in the catalog")
     rows = catalog.query(
         "SELECT v.*, s.name AS name FROM suite_version v JOIN suite s ON s.id = v.suite_id "
-        "WHERE s.name = ? ORDER BY v.version DESC LIMIT 1",
-        (name,),
+        "WHERE s.name = ? AND (? IS NULL OR v.version = ?) ORDER BY v.version DESC LIMIT 1",
+        (name, version, version),
     )
     if rows and rows[0]["sha256"] == suite.sha256:
         return _stored(catalog, rows[0]), False
     with catalog.write("suite.add", f"suite {name}") as tx:
         suite_id = get_or_create_record(tx.conn, SUITE, name, tx.at, tx.actor, model_name=model)
-        version = next_version(tx.conn, SUITE, suite_id)
+        version = version_for(tx.conn, SUITE, suite_id, version)
         cursor = tx.conn.execute(
             "INSERT INTO suite_version (suite_id, version, sha256, text, source_name, created_at,"
             " created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -144,38 +150,75 @@ def record_run(
 ) -> int:
     """Store a run (its full results as a blob) with its audit row; returns its id."""
     data = json.dumps(run.to_dict(timings=True) | {"id": None}, sort_keys=True).encode("utf-8")
-    results_sha = catalog.blobs.put_bytes(data)
-    with catalog.write("validate.run", f"model {run.model}") as tx:
-        cursor = tx.conn.execute(
-            "INSERT INTO validation_run (suite_version_id, model_version_id, dataset_version_id,"
-            " model_sha256, verdict, counts, rows_predicted, results_sha256, created_at,"
-            " created_by, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                suite_version_id,
-                model_version_id,
-                dataset_version_id,
-                run.model_sha256,
-                run.verdict,
-                json.dumps(run.counts(), sort_keys=True),
-                run.rows_predicted,
-                results_sha,
-                tx.at,
-                tx.actor,
-                run.seconds,
-            ),
-        )
-        run_id = int(cursor.lastrowid or 0)
-        tx.subject = f"model {run.model}: suite {run.suite}"
-        tx.detail = {
-            "run": run_id,
-            "suite": run.suite,
-            "model": run.model,
-            "verdict": run.verdict,
-            "counts": run.counts(),
-            "results_sha256": results_sha,
-        }
-    run.id, run.created_at = run_id, tx.at
+    run_id, at = _insert_run(
+        catalog,
+        data,
+        run.to_dict(timings=True),
+        (suite_version_id, model_version_id, dataset_version_id),
+    )
+    run.id, run.created_at = run_id, at
     return run_id
+
+
+def adopt_run(
+    catalog: Catalog,
+    data: bytes,
+    *,
+    suite_version_id: int,
+    model_version_id: int,
+    dataset_version_id: int,
+) -> tuple[int, bool]:
+    """Store a run brought from another catalog (its results, ``data``, byte for byte:
+    a release names them by hash); the row's verdict and counts are read from them.
+    Returns (run id, created): results already recorded for this version are not
+    recorded twice."""
+    found = catalog.query(
+        "SELECT id FROM validation_run WHERE model_version_id = ? AND results_sha256 = ?",
+        (model_version_id, hashlib.sha256(data).hexdigest()),
+    )
+    if found:
+        return int(found[0]["id"]), False
+    results = json.loads(data)
+    run_id, _ = _insert_run(
+        catalog, data, results, (suite_version_id, model_version_id, dataset_version_id)
+    )
+    return run_id, True
+
+
+def _insert_run(
+    catalog: Catalog, data: bytes, results: dict, ids: tuple[int, int, int]
+) -> tuple[int, str]:
+    with catalog.blobs.guard():
+        results_sha = catalog.blobs.put_bytes(data)
+        with catalog.write("validate.run", f"model {results['model']}") as tx:
+            cursor = tx.conn.execute(
+                "INSERT INTO validation_run (suite_version_id, model_version_id,"
+                " dataset_version_id, model_sha256, verdict, counts, rows_predicted,"
+                " results_sha256, created_at, created_by, seconds)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *ids,
+                    results["model_sha256"],
+                    results["verdict"],
+                    json.dumps(results["counts"], sort_keys=True),
+                    results["rows_predicted"],
+                    results_sha,
+                    tx.at,
+                    tx.actor,
+                    results.get("seconds"),
+                ),
+            )
+            run_id = int(cursor.lastrowid or 0)
+            tx.subject = f"model {results['model']}: suite {results['suite']}"
+            tx.detail = {
+                "run": run_id,
+                "suite": results["suite"],
+                "model": results["model"],
+                "verdict": results["verdict"],
+                "counts": results["counts"],
+                "results_sha256": results_sha,
+            }
+    return run_id, tx.at
 
 
 def list_validation_runs(

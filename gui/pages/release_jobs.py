@@ -10,7 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["decide", "gates", "package", "releases", "verify"]
+__all__ = [
+    "decide",
+    "export",
+    "gates",
+    "package",
+    "record_bundle",
+    "releases",
+    "review",
+    "verify",
+]
 
 
 def releases(catalog: Any, *, model_name: str) -> list[Any]:
@@ -68,3 +77,29 @@ def verify(catalog: Any, *, bundle: str) -> dict[str, Any]:
     except Refused as error:
         return {"valid": False, "reason": str(error)}
     return verified.to_dict()
+
+
+def export(
+    catalog: Any, *, release_id: int, signer: Any, out: str, progress: Any, cancel: Any
+) -> str:
+    """Write the release as a candidate file ``out`` for a release manager elsewhere."""
+    from modeldesk.release.candidate import export_candidate
+
+    path = export_candidate(
+        catalog, signer, release_id, Path(out), progress=progress, cancel=cancel
+    )
+    return str(path)
+
+
+def review(catalog: Any, *, candidate: str, signer: Any, progress: Any, cancel: Any) -> Any:
+    """Bring a candidate file in for review; what it brought and the gates here."""
+    from modeldesk.release.review import review_candidate
+
+    return review_candidate(catalog, signer, Path(candidate), progress=progress, cancel=cancel)
+
+
+def record_bundle(catalog: Any, *, bundle: str, signer: Any) -> tuple[Any, bool]:
+    """Record a bundle packaged elsewhere against this catalog's release."""
+    from modeldesk.release.returned import import_bundle
+
+    return import_bundle(catalog, signer, Path(bundle))

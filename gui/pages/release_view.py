@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from modeldesk.errors import ModelDeskError
 from modeldesk.gui.context import AppContext
 from modeldesk.gui.pages import release_jobs as jobs
+from modeldesk.gui.pages.release_transfer import TransferActions
 from modeldesk.gui.widgets.flow import FlowLayout
 from modeldesk.gui.widgets.keys_dialog import KeysDialog, ask, own_fingerprint, signing_key
 from modeldesk.gui.widgets.table import DataTable, RowStyle
@@ -41,7 +42,7 @@ __all__ = ["ReleaseView"]
 FAILING_BACKGROUND = "#fdecea"  # a failing gate's row (its text says FAIL too)
 
 
-class ReleaseView(QWidget):
+class ReleaseView(TransferActions, QWidget):
     """The releases of one model; gates, decisions, packaging of the selected one."""
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
@@ -59,6 +60,12 @@ class ReleaseView(QWidget):
         self.keys_button.clicked.connect(self.open_keys)
         self.verify_button = QPushButton("Verify a bundle…", self)
         self.verify_button.clicked.connect(self.verify_file)
+        self.review_button = QPushButton("Review a candidate…", self)
+        self.review_button.setToolTip("Bring a .mdrc file from another workstation in for review")
+        self.review_button.clicked.connect(self.review_file)
+        self.record_button = QPushButton("Record a bundle…", self)
+        self.record_button.setToolTip("Record a .mdrel packaged elsewhere against its release")
+        self.record_button.clicked.connect(self.record_file)
         self.list = DataTable(
             ["id", "version", "state", "channel", "targets", "approvals", "created"],
             self,
@@ -77,15 +84,28 @@ class ReleaseView(QWidget):
         self.reject_button.clicked.connect(lambda: self.decide(approve=False))
         self.package_button = QPushButton("Package…", self)
         self.package_button.clicked.connect(self.package)
+        self.export_button = QPushButton("Export candidate…", self)
+        self.export_button.clicked.connect(self.export)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         top = FlowLayout()
-        for widget in (self.create_button, self.keys_button, self.verify_button):
+        for widget in (
+            self.create_button,
+            self.keys_button,
+            self.review_button,
+            self.record_button,
+            self.verify_button,
+        ):
             top.addWidget(widget)
         decisions = FlowLayout()
-        for widget in (self.approve_button, self.reject_button, self.package_button):
+        for widget in (
+            self.approve_button,
+            self.reject_button,
+            self.package_button,
+            self.export_button,
+        ):
             decisions.addWidget(widget)
         detail = QWidget(self)
         detail_layout = QVBoxLayout(detail)
@@ -150,7 +170,12 @@ class ReleaseView(QWidget):
     # -- one release ----------------------------------------------------------------------
     def _show_release(self, release: Any) -> None:
         self.selected, self.report = release, None
-        for button in (self.approve_button, self.reject_button, self.package_button):
+        for button in (
+            self.approve_button,
+            self.reject_button,
+            self.package_button,
+            self.export_button,
+        ):
             button.setEnabled(False)
             button.setToolTip("Select a release first" if release is None else "Reading gates…")
         if release is None:
@@ -221,6 +246,13 @@ class ReleaseView(QWidget):
             )
         self.package_button.setEnabled(packable)
         self.package_button.setToolTip("" if packable else why_not)
+        signed = bool(release.model.author_signature)
+        self.export_button.setEnabled(signed)
+        self.export_button.setToolTip(
+            "Write a candidate file (model, evidence, policy) for a release manager elsewhere"
+            if signed
+            else f"{release.model.ref} carries no author signature: a candidate needs its author's"
+        )
 
     def decide(self, *, approve: bool) -> None:
         """Approve or reject the selected release with your key and the comment."""

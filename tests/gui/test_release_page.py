@@ -14,7 +14,7 @@ from modeldesk.release.records import create_release, get_release
 from modeldesk.validate.registry import get_suite
 from modeldesk.validate.run import run_suite
 
-from helpers import Cast
+from helpers import BC_SUITE, Cast
 
 POLICY = """[policy]
 model = "breast-cancer"
@@ -28,8 +28,9 @@ def _prepare(path: Path, people: Path) -> tuple[Cast, int]:
     with Catalog.open(path) as catalog:
         cast = Cast(people)
         cast.trust_all(catalog)
-        add_profile(catalog, Profile("edge-roomy", intra_threads=1, iterations=10,
-                                     budget_ms=10_000))  # fmt: skip
+        add_profile(
+            catalog, Profile("edge-roomy", intra_threads=1, iterations=10, budget_ms=10_000)
+        )
         set_policy(catalog, cast.alice, POLICY)
         run_suite(catalog, get_suite(catalog, "breast-cancer-gate"), "breast-cancer@2")
         bench_profile(catalog, "breast-cancer@2", get_profile(catalog, "edge-roomy"))
@@ -59,6 +60,8 @@ def test_the_creator_sees_the_gates_and_why_they_may_not_approve(
     assert not view.approve_button.isEnabled()
     assert "not a release manager's" in view.approve_button.toolTip()
     assert not view.package_button.isEnabled() and "candidate" in view.package_button.toolTip()
+    assert not view.export_button.isEnabled()  # the demo's version has no author signature
+    assert "no author signature" in view.export_button.toolTip()
     window.grab().save(str(tmp_path / "release-creator.png"))
 
 
@@ -138,8 +141,9 @@ def test_a_new_release_is_created_from_the_tab_with_the_targets_chosen(
     monkeypatch.setattr("modeldesk.gui.pages.release_view.ask", choose_every_target)
     view.create()
     assert view.status.text() == f"Created release #{first + 1}."
-    qtbot.waitUntil(lambda: view.selected is not None and view.selected.id == first + 1,
-                    timeout=60_000)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: view.selected is not None and view.selected.id == first + 1, timeout=60_000
+    )
     assert view.selected.targets == ("edge-roomy",) and view.selected.state == "candidate"
     assert [row[0] for row in view.list.visible_rows()] == [str(first + 1), str(first)]
 
@@ -169,3 +173,68 @@ def test_importing_with_an_encrypted_key_asks_its_passphrase_and_signs(
     assert version.author_key == mine.fingerprint and version.author_signature
     signature = base64.b64decode(version.author_signature)
     assert mine.public.verify(signature, version.author_statement.encode())
+
+
+def _prepare_signed(path: Path, people: Path) -> tuple[Cast, int]:
+    """bob's release of bc@1, a version he imported with his key (so it can travel)."""
+    from modeldesk.models.importer import import_model
+    from modeldesk.resources import resources_dir
+    from modeldesk.validate.registry import add_suite
+
+    with Catalog.open(path) as catalog:
+        cast = Cast(people)
+        cast.trust_all(catalog)
+        model = resources_dir() / "demo" / "models" / "breast-cancer-v2.onnx"
+        import_model(catalog, model, name="bc", trained_on="breast-cancer-train@2", signer=cast.bob)
+        add_profile(
+            catalog, Profile("edge-roomy", intra_threads=1, iterations=10, budget_ms=10_000)
+        )
+        suite, _ = add_suite(catalog, BC_SUITE)
+        set_policy(
+            catalog,
+            cast.alice,
+            POLICY.replace("breast-cancer-gate", "bc-gate").replace('"breast-cancer"', '"bc"'),
+        )
+        run_suite(catalog, suite, "bc@1")
+        bench_profile(catalog, "bc@1", get_profile(catalog, "edge-roomy"))
+        release = create_release(catalog, cast.bob, "bc@1", targets=["edge-roomy"])
+    return cast, release.id
+
+
+def test_a_candidate_is_exported_reviewed_and_its_bundle_recorded_from_the_tab(
+    window, qtbot, demo_path, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    from modeldesk.release.bundle import package_release
+    from modeldesk.release.lifecycle import approve_release
+
+    cast, release_id = _prepare_signed(demo_path, tmp_path / "people")
+    cast.act_as(monkeypatch, "bob")
+    window.open_selection(Selection("model", "bc", 1))
+    page = window.model_version_page
+    page.tabs.setCurrentWidget(page.release)
+    view = page.release
+    qtbot.waitUntil(lambda: view.report is not None, timeout=60_000)
+    assert view.export_button.isEnabled()
+    out = tmp_path / "bc.mdrc"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out)[:-5], ""))
+    view.export_button.click()  # the suffix is added when the name lacks it
+    qtbot.waitUntil(lambda: "Wrote" in view.status.text(), timeout=60_000)
+    assert out.is_file()
+
+    # carol reviews it in the same catalog: the same flow, two keys; nothing new to bring.
+    cast.act_as(monkeypatch, "carol")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(out), ""))
+    view.review_button.click()
+    qtbot.waitUntil(lambda: "is here" in view.status.text(), timeout=60_000)
+    assert "nothing new" in view.status.text() and "the same as" in view.status.text()
+
+    with Catalog.open(demo_path) as catalog:
+        approve_release(catalog, cast.carol, release_id, comment="reviewed")
+        bundle = package_release(catalog, cast.alice, release_id, tmp_path / "out")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bundle), ""))
+    view.record_button.click()  # recorded already: packaging here did
+    qtbot.waitUntil(lambda: "recorded" in view.status.text(), timeout=60_000)
+    assert "Already recorded: release" in view.status.text()
+    window.grab().save(str(tmp_path / "release-transfer.png"))

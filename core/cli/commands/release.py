@@ -162,12 +162,16 @@ def release_gates(state: CliState, release_id: int, as_json: bool) -> int:
     if as_json:
         echo_json(report.to_dict())
     else:
-        echo_table(
-            ["gate", "", "why"],
-            [[g.id, "PASS" if g.passed else "FAIL", g.message] for g in report.gates],
-        )
-        click.echo(f"evidence {report.evidence_sha256}")
+        _echo_gates(report)
     return 0 if report.passed else EXIT_CHECK_FAILED
+
+
+def _echo_gates(report) -> None:
+    echo_table(
+        ["gate", "", "why"],
+        [[g.id, "PASS" if g.passed else "FAIL", g.message] for g in report.gates],
+    )
+    click.echo(f"evidence {report.evidence_sha256}")
 
 
 def _decide(state: CliState, release_id: int, comment: str, approve: bool) -> None:
@@ -214,6 +218,71 @@ def release_package(state: CliState, release_id: int, out_dir: Path) -> None:
             state.catalog(), load_signing_key(), release_id, out_dir, progress=progress
         )
     click.echo(path)
+
+
+@release.command("export")
+@click.argument("release_id", type=int, metavar="ID")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The candidate file to write (FILE.mdrc).")  # fmt: skip
+@click.pass_obj
+def release_export(state: CliState, release_id: int, out: Path) -> None:
+    """Write a release as a candidate file for a release manager elsewhere: the model,
+    its evidence, the policy and the author's signature, signed by your key."""
+    from modeldesk.cli.output import progress_bar
+    from modeldesk.release.candidate import export_candidate
+    from modeldesk.release.keys import load_signing_key
+
+    with progress_bar(f"exporting release #{release_id}") as progress:
+        path = export_candidate(
+            state.catalog(), load_signing_key(), release_id, out, progress=progress
+        )
+    click.echo(path)
+
+
+@release.command("review")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--rerun", is_flag=True, help="Run the required suites and benchmarks here too.")
+@json_option
+@click.pass_obj
+def release_review(state: CliState, file: Path, rerun: bool, as_json: bool) -> int:
+    """Bring a candidate file into this catalog (checking its signatures and every
+    evidence hash) for your release manager's review; exit 1 if a gate fails."""
+    from modeldesk.cli.output import progress_bar
+    from modeldesk.release.keys import load_signing_key
+    from modeldesk.release.review import review_candidate
+
+    with progress_bar(f"reviewing {file.name}") as progress:
+        found = review_candidate(
+            state.catalog(), load_signing_key(), file, rerun=rerun, progress=progress
+        )
+    if as_json:
+        echo_json(found.to_dict())
+    else:
+        here = found.release
+        verb = "created" if found.created else "found"
+        click.echo(f"release #{here.id}: {here.model.ref} ({here.state}, {verb} here)")
+        for line in found.adopted:
+            click.echo(f"  brought in  {line}")
+        for line in found.notes:
+            click.echo(f"  note        {line}")
+        same = found.report.evidence_sha256 == found.candidate_evidence
+        click.echo(f"  evidence    {'the same as' if same else 'differs from'} the candidate's")
+        _echo_gates(found.report)
+    return 0 if found.report.passed else EXIT_CHECK_FAILED
+
+
+@release.command("import")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def release_import(state: CliState, bundle: Path) -> None:
+    """Record a bundle packaged elsewhere against this catalog's release (verified with
+    the keys trusted here)."""
+    from modeldesk.release.keys import load_signing_key
+    from modeldesk.release.returned import import_bundle
+
+    found, changed = import_bundle(state.catalog(), load_signing_key(), bundle)
+    done = "recorded" if changed else "already recorded:"
+    click.echo(f"{done} release #{found.id} ({found.model.ref}) packaged as r{found.counter}")
 
 
 @click.command("verify")
