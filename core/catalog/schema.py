@@ -314,6 +314,32 @@ _KEYS_AND_RELEASES = [
 ]
 
 
+# Deployments: what happened in the field, as events with their own time (recorded
+# later, from elsewhere, in any order). A deploy puts a packaged release live on a target
+# (a rollback is a deploy of an earlier release, naming the one it replaced); a fail marks
+# the deployment then live on the target as failed. A release may fix a failed one (a
+# hotfix). Stage times of a release (approved, packaged) are kept for lead times.
+_DEPLOYMENTS = [
+    'ALTER TABLE "release" ADD COLUMN "fixes_id" INTEGER REFERENCES "release"("id")',
+    'ALTER TABLE "release" ADD COLUMN "approved_at" TEXT',
+    'ALTER TABLE "release" ADD COLUMN "packaged_at" TEXT',
+    """CREATE TABLE "deployment_event" (
+   "id" INTEGER PRIMARY KEY,
+   "kind" TEXT NOT NULL,
+   "release_id" INTEGER NOT NULL REFERENCES "release"("id"),
+   "target" TEXT NOT NULL,
+   "at" TEXT NOT NULL,
+   "rollback_of" INTEGER REFERENCES "release"("id"),
+   "note" TEXT,
+   "actor_key" TEXT NOT NULL,
+   "recorded_at" TEXT NOT NULL,
+   "recorded_by" TEXT NOT NULL
+)""",
+    'CREATE INDEX "idx_deployment_event_target_at" ON "deployment_event" ("target", "at")',
+    'CREATE INDEX "idx_deployment_event_release_id" ON "deployment_event" ("release_id")',
+]
+
+
 def _statements(statements: list[str]) -> Callable[[sqlite3.Connection], None]:
     """A migration that runs ``statements`` one by one inside the caller's transaction.
 
@@ -334,6 +360,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0003_benchmarks", _statements(_BENCHMARKS)),
     ("0004_validation", _statements(_VALIDATION)),
     ("0005_keys_and_releases", _statements(_KEYS_AND_RELEASES)),
+    ("0006_deployments", _statements(_DEPLOYMENTS)),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

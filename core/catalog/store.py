@@ -9,7 +9,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +74,9 @@ class Catalog:
         self.conn = conn
         self.blobs = BlobStore(path / "blobs")
         self._write_lock = threading.RLock()
+        # What time a write records. The demo builder and tests replace it to record a
+        # history as of past dates (deployments may not be later than it says is now).
+        self.clock: Callable[[], str] = utc_now
 
     # -- opening -----------------------------------------------------------------
     @classmethod
@@ -234,7 +237,7 @@ class Catalog:
         row is signed by that key.
         """
         with self._immediate() as conn:
-            tx = WriteTransaction(conn, self, action, subject, dict(detail or {}))
+            tx = WriteTransaction(conn, self, action, subject, dict(detail or {}), self.clock())
             yield tx
             append_audit(
                 conn,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from modeldesk.catalog.store import Catalog, utc_now
+from modeldesk.catalog.store import Catalog
 from modeldesk.errors import BadInputError
 from modeldesk.release.gates import GateReport, decision_statement, evaluate_gates
 from modeldesk.release.keys import SigningKey
@@ -77,7 +77,7 @@ def _decide(
         if failing:
             reasons = "; ".join(f"{gate.id}: {gate.message}" for gate in failing)
             raise BadInputError(f"approving release #{release.id}: gate(s) fail: {reasons}")
-    at = utc_now()
+    at = catalog.clock()
     statement = decision_statement(release, decision, comment, report.evidence_sha256, at)
     signature = signer.sign(statement.encode())
     action = f"release.{decision}"
@@ -115,8 +115,9 @@ def settle_state(
     if release.state == CANDIDATE and state != release.state:
         with catalog.write("release.state", f"release #{release.id}: {state}", signer=signer) as tx:
             tx.conn.execute(
-                "UPDATE release SET state = ?, updated_at = ? WHERE id = ?",
-                (state, tx.at, release.id),
+                "UPDATE release SET state = ?, updated_at = ?,"
+                " approved_at = CASE WHEN ? = 'approved' THEN ? ELSE approved_at END WHERE id = ?",
+                (state, tx.at, state, tx.at, release.id),
             )
             tx.detail = {"release": release.id, "from": release.state, "to": state}
         release = get_release(catalog, release.id)

@@ -83,6 +83,9 @@ class Release:
     created_by: str
     updated_at: str
     decisions: list[Decision] = field(default_factory=list)
+    fixes_id: int | None = None  # the failed release this one fixes (a hotfix)
+    approved_at: str | None = None
+    packaged_at: str | None = None
 
     @property
     def approvals(self) -> list[Decision]:
@@ -106,6 +109,9 @@ class Release:
             "created_at": self.created_at,
             "created_by": self.created_by,
             "updated_at": self.updated_at,
+            "fixes": self.fixes_id,
+            "approved_at": self.approved_at,
+            "packaged_at": self.packaged_at,
             "decisions": [d.to_dict() for d in self.decisions],
         }
 
@@ -117,11 +123,14 @@ def create_release(
     *,
     targets: list[str],
     channel: str = DEFAULT_CHANNEL,
+    fixes: int | None = None,
 ) -> Release:
     """A candidate release of ``model_ref`` for ``targets``, created by ``signer``'s key.
 
     The model needs a release policy, every target must be a profile the policy allows,
     and the creator's key must be trusted here (it may not then approve the release).
+    ``fixes`` names a release of the same model whose deployment failed: this one is its
+    hotfix (delivery metrics count it as rework).
     """
     from modeldesk.bench.profiles import get_profile
 
@@ -143,6 +152,8 @@ def create_release(
             raise BadInputError(
                 f"--target {target}: policy {policy.ref} allows {', '.join(policy.policy.targets)}"
             )
+    if fixes is not None:
+        _check_fixes(catalog, model, fixes)
     creator = trusted_keys(catalog).get(signer.fingerprint)
     if creator is None or creator.revoked:
         state = "was revoked" if creator else "is not trusted in this catalog"
@@ -161,6 +172,8 @@ def create_release(
             created_by=tx.actor,
             now=tx.at,
         )
+        if fixes is not None:
+            tx.conn.execute("UPDATE release SET fixes_id = ? WHERE id = ?", (fixes, release_id))
         tx.subject = f"release #{release_id}: {model.ref}"
         tx.detail = {
             "release": release_id,
@@ -169,8 +182,23 @@ def create_release(
             "targets": targets,
             "channel": channel,
             "policy": policy.ref,
+            "fixes": fixes,
         }
     return get_release(catalog, release_id)
+
+
+def _check_fixes(catalog: Catalog, model: ModelVersion, fixes: int) -> None:
+    fixed = get_release(catalog, fixes)
+    if fixed.model.name != model.name:
+        raise BadInputError(f"--fixes {fixes}: release #{fixes} is of {fixed.model.name}")
+    failed = catalog.query(
+        "SELECT 1 FROM deployment_event WHERE release_id = ? AND kind = 'fail' LIMIT 1", (fixes,)
+    )
+    if not failed:
+        raise BadInputError(
+            f"--fixes {fixes}: release #{fixes} never failed a deployment; a hotfix fixes a "
+            "failed one"
+        )
 
 
 def insert_release(
@@ -226,12 +254,24 @@ def insert_decision(
     )
 
 
-def mark_packaged(conn, release_id: int, *, counter: int, attestation: str, now: str) -> None:
-    """Record inside the caller's write that a release shipped as bundle ``counter``."""
+def mark_packaged(
+    conn,
+    release_id: int,
+    *,
+    counter: int,
+    attestation: str,
+    now: str,
+    packaged_at: str | None = None,
+    approved_at: str | None = None,
+) -> None:
+    """Record inside the caller's write that a release shipped as bundle ``counter``
+    (packaged ``packaged_at``, now unless the bundle was made elsewhere; first packaging
+    counts)."""
     conn.execute(
-        "UPDATE release SET state = ?, counter = ?, attestation_sha256 = ?, updated_at = ? "
+        "UPDATE release SET state = ?, counter = ?, attestation_sha256 = ?, updated_at = ?, "
+        "packaged_at = COALESCE(packaged_at, ?), approved_at = COALESCE(approved_at, ?) "
         "WHERE id = ?",
-        (PACKAGED, counter, attestation, now, release_id),
+        (PACKAGED, counter, attestation, now, packaged_at or now, approved_at, release_id),
     )
 
 
@@ -272,6 +312,9 @@ def _release(catalog: Catalog, row) -> Release:
         created_at=row["created_at"],
         created_by=row["created_by"],
         updated_at=row["updated_at"],
+        fixes_id=row["fixes_id"],
+        approved_at=row["approved_at"],
+        packaged_at=row["packaged_at"],
         decisions=_decisions(catalog, row["id"]),
     )
 

@@ -95,8 +95,15 @@ def import_bundle(catalog: Catalog, signer: SigningKey, path: Path) -> tuple[Rel
     with catalog.write(
         "release.import", f"release #{release.id}: {path.name}", signer=signer
     ) as tx:
+        approved = [str(a.get("created_at", "")) for a in manifest.get("approvals") or []]
         mark_packaged(
-            tx.conn, release.id, counter=manifest["counter"], attestation=attestation, now=tx.at
+            tx.conn,
+            release.id,
+            counter=manifest["counter"],
+            attestation=attestation,
+            now=tx.at,
+            packaged_at=str(manifest.get("created_at") or tx.at),
+            approved_at=max(approved, default=None),
         )
         keys = trusted_keys(catalog)
         for item in manifest.get("approvals") or []:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from modeldesk.cli.commands.delivery import RELEASE_COMMANDS
 from modeldesk.cli.output import echo_json, echo_table
 from modeldesk.cli.state import EXIT_CHECK_FAILED, CliState, json_option
 
@@ -26,8 +27,13 @@ def policy() -> None:
 
 @policy.command("set")
 @click.argument("model_name", metavar="MODEL")
-@click.option("--file", "file", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The policy's TOML file.")  # fmt: skip
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The policy's TOML file.",
+)
 @click.pass_obj
 def policy_set(state: CliState, model_name: str, file: Path) -> None:
     """Store FILE as MODEL's next release policy (signed by a release manager's key)."""
@@ -63,11 +69,18 @@ def policy_show(state: CliState, model_name: str, as_json: bool) -> None:
         raise NotFoundError(f"model {model_name}: has no release policy")
     found = stored.policy
     if as_json:
-        echo_json({"policy": stored.ref, "sha256": found.sha256, "text": found.text,
-                   "required_suites": list(found.required_suites),
-                   "targets": list(found.targets), "approvals": found.approvals,
-                   "allow_breaking_contract": found.allow_breaking_contract,
-                   "expiry_days": found.expiry_days})  # fmt: skip
+        echo_json(
+            {
+                "policy": stored.ref,
+                "sha256": found.sha256,
+                "text": found.text,
+                "required_suites": list(found.required_suites),
+                "targets": list(found.targets),
+                "approvals": found.approvals,
+                "allow_breaking_contract": found.allow_breaking_contract,
+                "expiry_days": found.expiry_days,
+            }
+        )
         return
     click.echo(f"policy {stored.ref} (set {stored.created_at[:19]} by {stored.created_by})")
     click.echo(found.text.rstrip())
@@ -75,20 +88,39 @@ def policy_show(state: CliState, model_name: str, as_json: bool) -> None:
 
 @release.command("create")
 @click.argument("model_ref", metavar="MODEL@V")
-@click.option("--target", "targets", multiple=True, required=True, metavar="PROFILE",
-              help="A hardware profile the release ships to (repeatable).")  # fmt: skip
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="PROFILE",
+    help="A hardware profile the release ships to (repeatable).",
+)
 @click.option("--channel", default="stable", show_default=True, help="The release channel.")
+@click.option(
+    "--fixes", type=int, metavar="ID", help="The failed release this one fixes (a hotfix)."
+)
 @json_option
 @click.pass_obj
 def release_create(
-    state: CliState, model_ref: str, targets: tuple[str, ...], channel: str, as_json: bool
+    state: CliState,
+    model_ref: str,
+    targets: tuple[str, ...],
+    channel: str,
+    fixes: int | None,
+    as_json: bool,
 ) -> None:
     """Create a candidate release of MODEL@V; prints its id."""
     from modeldesk.release.keys import load_signing_key
     from modeldesk.release.records import create_release
 
     created = create_release(
-        state.catalog(), load_signing_key(), model_ref, targets=list(targets), channel=channel
+        state.catalog(),
+        load_signing_key(),
+        model_ref,
+        targets=list(targets),
+        channel=channel,
+        fixes=fixes,
     )
     if as_json:
         echo_json(created.to_dict())
@@ -110,9 +142,19 @@ def release_list(state: CliState, model_name: str | None, as_json: bool) -> None
         return
     echo_table(
         ["id", "model", "state", "channel", "targets", "approvals", "created"],
-        [[r.id, r.model.ref, r.state, r.channel, ", ".join(r.targets), len(r.approvals),
-          r.created_at[:19]] for r in found],
-    )  # fmt: skip
+        [
+            [
+                r.id,
+                r.model.ref,
+                r.state,
+                r.channel,
+                ", ".join(r.targets),
+                len(r.approvals),
+                r.created_at[:19],
+            ]
+            for r in found
+        ],
+    )
 
 
 @release.command("show")
@@ -145,6 +187,19 @@ def release_show(state: CliState, release_id: int, as_json: bool) -> None:
         click.echo(
             f"  {decision.decision:<8}      {decision.created_at[:19]} by {who(decision.key)}: "
             f"{decision.comment}"
+        )
+    from modeldesk.release.deployments import release_events
+
+    for event in release_events(state.catalog(), found.id):
+        if event.rollback_of == found.id:
+            what = f"rolled back to release #{event.release_id}"
+        elif event.rollback_of is not None:
+            what = f"deployed (a rollback from release #{event.rollback_of})"
+        else:
+            what = {"deploy": "deployed", "fail": "failed"}[event.kind]
+        click.echo(
+            f"  {event.at[:19]}  {event.target}: {what}"
+            + (f" ({event.note})" if event.note else "")
         )
 
 
@@ -204,8 +259,13 @@ def release_reject(state: CliState, release_id: int, comment: str) -> None:
 
 @release.command("package")
 @click.argument("release_id", type=int, metavar="ID")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
-              help="The folder to write NAME-VERSION-rN.mdrel into.")  # fmt: skip
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The folder to write NAME-VERSION-rN.mdrel into.",
+)
 @click.pass_obj
 def release_package(state: CliState, release_id: int, out_dir: Path) -> None:
     """Write the signed bundle of an approved release (signed by your release manager's key)."""
@@ -222,8 +282,13 @@ def release_package(state: CliState, release_id: int, out_dir: Path) -> None:
 
 @release.command("export")
 @click.argument("release_id", type=int, metavar="ID")
-@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The candidate file to write (FILE.mdrc).")  # fmt: skip
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The candidate file to write (FILE.mdrc).",
+)
 @click.pass_obj
 def release_export(state: CliState, release_id: int, out: Path) -> None:
     """Write a release as a candidate file for a release manager elsewhere: the model,
@@ -305,7 +370,7 @@ def release_import(state: CliState, bundle: Path) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Extract into this new folder once everything holds.",
 )
-@json_option  # fmt: skip
+@json_option
 def verify(
     bundle: Path, keys_file: Path, state_file: Path | None, extract: Path | None, as_json: bool
 ) -> int:
@@ -318,5 +383,8 @@ def verify(
     arguments += ["--json"] if as_json else []
     return verifier.main(arguments)
 
+
+for _command in RELEASE_COMMANDS:  # deploy, fail, rollback, events: the field's record
+    release.add_command(_command)
 
 COMMANDS = [release, verify]
