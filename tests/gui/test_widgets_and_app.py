@@ -126,19 +126,45 @@ def test_the_palette_follows_the_system_colour_scheme(qapp):
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 170
 
 
-def test_first_start_builds_the_demo_catalog_without_blocking(qtbot, tmp_path, monkeypatch):
+def test_first_start_builds_the_demo_catalog_without_blocking(
+    qtbot, tmp_path, monkeypatch, built_demo
+):
+    import shutil
+    import threading
+
+    import modeldesk.demo
     import modeldesk.gui.app
+
+    # The build itself is covered by the built_demo fixture and test_cli; here
+    # the job is held until the test has seen the progress dialog and a
+    # responsive event loop, then it copies the session's demo, so no wait
+    # depends on how fast the machine is.
+    release_build = threading.Event()
+    build_started = threading.Event()
+
+    def gated_build(out, *, progress, cancel=None):
+        build_started.set()
+        progress(0.5, 1, "importing the demo models")
+        release_build.wait()
+        shutil.copytree(built_demo, out, dirs_exist_ok=True)
+        progress(1, 1, "demo catalog ready")
+        return out
 
     target = tmp_path / "first-start-demo"
     monkeypatch.setattr(modeldesk.gui.app, "demo_catalog_path", lambda: target)
+    monkeypatch.setattr(modeldesk.demo, "build_demo_catalog", gated_build)
     launcher = modeldesk.gui.app.Launcher(modeldesk.gui.app.pick_catalog(None, use_demo=True))
     assert launcher.start()
     assert launcher.window is None and launcher.progress.isVisible()
-    qtbot.waitUntil(lambda: launcher.window is not None, timeout=60_000)
+    qtbot.waitUntil(build_started.is_set, timeout=600_000)
+    qtbot.waitUntil(lambda: launcher.progress.value() == 500, timeout=600_000)
+    assert launcher.window is None  # the GUI thread kept running while the job waits
+    release_build.set()
+    qtbot.waitUntil(lambda: launcher.window is not None, timeout=600_000)
     qtbot.addWidget(launcher.window)
     assert launcher.window.windowTitle() == "ModelDesk — first-start-demo"
     assert (target / "catalog.db").is_file()
-    qtbot.waitUntil(lambda: launcher.window.settled, timeout=30_000)
+    qtbot.waitUntil(lambda: launcher.window.settled, timeout=600_000)
     launcher.window.close()
 
 
