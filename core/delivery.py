@@ -29,7 +29,14 @@ from typing import Any
 from modeldesk.catalog.store import Catalog
 from modeldesk.release.deployments import FAIL, format_time, parse_time
 
-__all__ = ["BANDS_SOURCE", "Deployment", "delivery_figures", "deployment_history"]
+__all__ = [
+    "BANDS_SOURCE",
+    "Deployment",
+    "default_window",
+    "delivery_figures",
+    "deployment_history",
+    "figures_from",
+]
 
 CONFIDENCE = 0.95
 _Z = 1.959963984540054  # the normal quantile for a two-sided 95 % interval
@@ -356,9 +363,29 @@ def delivery_figures(
     """The five figures of ``model`` on ``target`` (all if not given) over the window
     (default: the 90 days up to now), with intervals and bands: the JSON ``modeldesk
     delivery --json`` prints."""
-    until = until or parse_time(catalog.clock())
-    since = since or until - dt.timedelta(days=DEFAULT_WINDOW_DAYS)
+    since, until = default_window(catalog, since, until)
     history = deployment_history(catalog, model=model, target=target)
+    return figures_from(history, since, until, model=model, target=target)
+
+
+def default_window(
+    catalog: Catalog, since: dt.datetime | None, until: dt.datetime | None
+) -> tuple[dt.datetime, dt.datetime]:
+    """The window asked for, filled in: up to now, the 90 days before ``until``."""
+    until = until or parse_time(catalog.clock())
+    return since or until - dt.timedelta(days=DEFAULT_WINDOW_DAYS), until
+
+
+def figures_from(
+    history: list[Deployment],
+    since: dt.datetime,
+    until: dt.datetime,
+    *,
+    model: str | None = None,
+    target: str | None = None,
+) -> dict[str, Any]:
+    """The five figures over ``since``..``until`` of a history read by
+    :func:`deployment_history` (``model`` and ``target`` only label the result)."""
     weeks = (until - since).total_seconds() / HOUR / WEEK_HOURS
     start, end = since.timestamp(), until.timestamp()
     inside = [d for d in history if start <= d.at <= end]

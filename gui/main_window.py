@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget(self)
         self._pages: dict[str, QWidget] = {}
         self.pages.addWidget(self.catalog_page)
+        self.catalog_page.release_requested.connect(self.open_release)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.navigator)
         self.splitter.addWidget(self.pages)
@@ -164,7 +165,7 @@ class MainWindow(QMainWindow):
         """Re-read the navigator and the overview after the catalog changed."""
         self.navigator.reload()
         if self.pages.currentWidget() is self.catalog_page:
-            self.catalog_page.show_catalog()
+            self.catalog_page.refresh()
 
     # -- navigation ---------------------------------------------------------------------
     def open_selection(self, selection: Selection) -> None:
@@ -200,6 +201,21 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(page)
         app_settings().setValue("window/selection", _selection_text(selection))
 
+    def open_release(self, release_id: int) -> None:
+        """Show release ``release_id`` on its version's Release tab."""
+        from modeldesk.release.records import get_release
+
+        try:
+            release = get_release(self.catalog, release_id)
+        except ModelDeskError as error:
+            self.report_error(JobError(str(error), "", True, type(error).__name__))
+            return
+        self.open_selection(Selection("model", release.model.name, release.model.version))
+        page = self.model_version_page
+        if self.pages.currentWidget() is page:
+            page.tabs.setCurrentWidget(page.release)
+            page.release.reload(select=release_id)
+
     def _load_charts(self) -> None:
         self.charts = chart_modules()
         self.charts.ready.connect(self._charts_ready)
@@ -231,6 +247,7 @@ class MainWindow(QMainWindow):
 
     def _build_chart_pages(self) -> None:
         self.model_version_page, self.dataset_version_page  # noqa: B018  (built on access)
+        self.catalog_page.attach_dashboard()
         self.settled = True
         pending, self._pending = self._pending, None
         if pending is not None:

@@ -44,10 +44,19 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch) 
 
 @pytest.fixture(scope="session")
 def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo catalog, built once per test run."""
+    """The demo's datasets, models and suites without its release history (no keys, runs
+    or releases: each test builds the ones it reasons about), built once per test run."""
     from modeldesk.demo import build_demo_catalog
 
-    return build_demo_catalog(tmp_path_factory.mktemp("demo-build") / "demo")
+    return build_demo_catalog(tmp_path_factory.mktemp("demo-build") / "demo", history=False)
+
+
+@pytest.fixture(scope="session")
+def built_history_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo catalog as a user first sees it, with its months of release history."""
+    from modeldesk.demo import build_demo_catalog
+
+    return build_demo_catalog(tmp_path_factory.mktemp("history-demo-build") / "demo")
 
 
 @pytest.fixture

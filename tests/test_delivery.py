@@ -323,3 +323,30 @@ def test_the_intervals_agree_with_scipy():
         assert high * 2 == pytest.approx(expected_high, rel=1e-4)
     # Wilson's interval for 2 of 7, from its formula's published value.
     assert _wilson(2, 7) == pytest.approx([0.0822, 0.6411], abs=1e-4)
+
+
+def test_the_demo_records_months_of_releases_by_its_two_keys(built_history_demo):
+    from modeldesk.catalog.store import Catalog
+    from modeldesk.demo_history import EVENTS, RELEASES
+    from modeldesk.release.deployments import list_events
+    from modeldesk.release.records import list_releases
+    from modeldesk.release.trust import trusted_keys
+
+    with Catalog.open(built_history_demo) as catalog:
+        roles = sorted(
+            (key.label.split(" ")[0], key.roles) for key in trusted_keys(catalog).values()
+        )
+        assert roles == [("Dana", ("engineer",)), ("Robin", ("release-manager",))]
+        events = list_events(catalog)
+        deploys = [e for e in events if e.kind == DEPLOY]
+        assert len(deploys) == sum(kind in ("deploy", "rollback") for _, kind, *_ in EVENTS) >= 8
+        assert {e.target for e in deploys} == {"clinic-gateway", "ward-tablet"}
+        assert any(e.rollback_of is not None for e in deploys)
+        assert sum(e.kind == FAIL for e in events) >= 1
+        releases = list_releases(catalog)
+        assert len(releases) == len(RELEASES) and sum(r.fixes_id is not None for r in releases) == 1
+        span = max(d for d, *_ in EVENTS) - min(d for d, *_ in EVENTS)
+        assert span >= 60  # spread over months
+        figures = delivery_figures(catalog, since=START.replace(year=2000))
+        assert figures["deployments"] == len(deploys) and figures["hotfixes"] == 2  # both targets
+        assert figures["recovery_time_hours"]["recovered"] == 2

@@ -218,8 +218,9 @@ def _passphrase_from_env() -> bytes | None:
     return _read_limited(Path(named), "a passphrase file").rstrip(b"\r\n")
 
 
-def load_signing_key(passphrase: bytes | None = None) -> SigningKey:
-    """The key to sign with: ``MODELDESK_KEY`` if set, else the user's own.
+def load_signing_key(passphrase: bytes | None = None, *, path: Path | None = None) -> SigningKey:
+    """The key to sign with: ``path`` if given, else ``MODELDESK_KEY`` if set, else the
+    user's own.
 
     An encrypted key needs ``passphrase`` (or a file named by
     ``MODELDESK_KEY_PASSPHRASE_FILE``). A private key that others may read is refused,
@@ -228,7 +229,7 @@ def load_signing_key(passphrase: bytes | None = None) -> SigningKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    path, explicit = _private_path()
+    path, explicit = (path, True) if path is not None else _private_path()
     if not path.exists():
         if explicit:
             raise SigningKeyError(f"{KEY_ENV}={path}: no such file")

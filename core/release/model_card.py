@@ -12,7 +12,8 @@ SLICE_ROWS = 3  # worst slices shown per slices check
 def _interval(check: dict[str, Any]) -> str:
     interval = check.get("interval") or {}
     if interval.get("low") is None:
-        return f"{check.get('value', float('nan')):.4g}"
+        value = check.get("value")
+        return "—" if value is None else f"{value:.4g}"  # a skipped or non-numeric check
     confidence = interval.get("confidence", 0.95) * 100
     return (
         f"{interval['value']:.4g} [{interval['low']:.4g}, {interval['high']:.4g}] "

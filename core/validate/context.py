@@ -18,7 +18,13 @@ from modeldesk.validate.metrics import Outcomes
 from modeldesk.validate.stats import SharedResamples, derive_seed
 from modeldesk.validate.suite import Check, Suite
 
-__all__ = ["RunContext", "column_values"]
+
+class NoBaseline(BadInputError):
+    """A check compares with the previous version and this is the first: it is skipped
+    (there is nothing to be worse than), like a test skipped for a missing fixture."""
+
+
+__all__ = ["NoBaseline", "RunContext", "column_values"]
 
 
 def column_values(column: Any) -> np.ndarray:
@@ -170,8 +176,8 @@ class RunContext:
         if spec == "previous":
             number = model.parent_version or (model.version - 1)
             if number < 1:
-                raise BadInputError(
-                    f"check {check.id!r}: {model.ref} is the first version; it has no previous"
+                raise NoBaseline(
+                    f"{model.ref} is the first version: there is no previous one to compare with"
                 )
             return get_model_version(self.catalog, f"{model.name}@{number}")
         if spec == "approved":

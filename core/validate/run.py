@@ -24,7 +24,7 @@ from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 from modeldesk.validate.checks_metric import check_champion, check_metric, check_slices
 from modeldesk.validate.checks_perturb import check_direction, check_invariance, check_parity
 from modeldesk.validate.checks_static import check_contract, check_data, check_latency
-from modeldesk.validate.context import RunContext
+from modeldesk.validate.context import NoBaseline, RunContext
 from modeldesk.validate.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from modeldesk.validate.registry import StoredSuite, add_suite, record_run
 from modeldesk.validate.result import SKIPPED, CheckResult, ValidationRun, overall_verdict
@@ -194,7 +194,10 @@ def run_suite(
             check_cancel(cancel, f"validating {model.ref}")
             progress(index, len(ordered), f"check {check.id}")
             began = time.perf_counter()
-            result = CHECKS[check.kind](ctx, check)
+            try:
+                result = CHECKS[check.kind](ctx, check)
+            except NoBaseline as why:
+                result = CheckResult(check.id, check.kind, SKIPPED, str(why))
             result.seconds = time.perf_counter() - began
             if result.verdict == INCONCLUSIVE and policy == "skip":
                 result.verdict = SKIPPED

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from modeldesk.catalog.browse import list_records
 from modeldesk.datasets.registry import list_dataset_versions
@@ -16,7 +18,9 @@ __all__ = ["CatalogPage", "DatasetPage"]
 
 
 class CatalogPage(QWidget):
-    """What is in the catalog, and how to add to it."""
+    """The catalog's first page: its delivery dashboard, and what is in it."""
+
+    release_requested = Signal(int)  # a release the dashboard asks to open
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -26,12 +30,50 @@ class CatalogPage(QWidget):
         self.records = DataTable(["kind", "name", "versions", "latest"], self)
         self.records.row_activated.connect(self._open_row)
         self._rows: list[tuple[str, str]] = []
+        self._kind: str | None = None
+        records = QWidget(self)
+        records_layout = QVBoxLayout(records)
+        records_layout.addWidget(self.title)
+        records_layout.addWidget(self.records, 1)
+        # The dashboard's charts need pyqtgraph, which loads after the window has shown;
+        # until then its tab says so (attach_dashboard puts it in).
+        self.delivery: Any = None
+        self._placeholder = QLabel("Loading the delivery dashboard…", self)
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self._placeholder, "Delivery")
+        self.records_tab = records
+        self.tabs.addTab(records, "Records")
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.records, 1)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+
+    def attach_dashboard(self) -> None:
+        """Build the delivery dashboard (its chart modules are loaded) and fill it."""
+        from modeldesk.gui.pages.delivery_view import DeliveryView
+
+        if self.delivery is not None:
+            return
+        self.delivery = DeliveryView(self.context, self)
+        self.delivery.release_requested.connect(self.release_requested)
+        current = self.tabs.currentIndex()
+        self.tabs.removeTab(0)
+        self.tabs.insertTab(0, self.delivery, "Delivery")
+        self.tabs.setCurrentIndex(current)
+        self._placeholder.deleteLater()
+        self.delivery.reload()
 
     def show_catalog(self, kind: str | None = None) -> None:
-        """Summarise the catalog (one kind of record if ``kind`` is given)."""
+        """Summarise the catalog: the dashboard first, or one kind of record's list."""
+        self.tabs.setCurrentWidget(self.records_tab if kind else self.tabs.widget(0))
+        self._kind = kind
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the records and the dashboard again, staying on the tab shown."""
+        if self.delivery is not None:
+            self.delivery.reload()
+        kind = self._kind
         catalog = self.context.catalog
         kinds = [kind] if kind else ["model", "dataset"]
         records = [record for each in kinds for record in list_records(catalog, each)]

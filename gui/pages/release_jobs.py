@@ -12,10 +12,12 @@ from typing import Any
 
 __all__ = [
     "decide",
+    "deployments",
     "export",
     "gates",
     "package",
     "record_bundle",
+    "record_event",
     "releases",
     "review",
     "verify",
@@ -103,3 +105,26 @@ def record_bundle(catalog: Any, *, bundle: str, signer: Any) -> tuple[Any, bool]
     from modeldesk.release.returned import import_bundle
 
     return import_bundle(catalog, signer, Path(bundle))
+
+
+def deployments(catalog: Any, *, release_id: int) -> dict[str, Any]:
+    """A release's deployment history and, per target, what is live and what came before."""
+    from modeldesk.delivery_board import deployment_options
+    from modeldesk.release.deployments import release_events
+    from modeldesk.release.records import get_release
+    from modeldesk.release.trust import trusted_keys
+
+    release = get_release(catalog, release_id)
+    return {
+        "release": release,
+        "events": release_events(catalog, release_id),
+        "options": deployment_options(catalog, release),
+        "people": {fp: key.label for fp, key in trusted_keys(catalog).items()},
+    }
+
+
+def record_event(catalog: Any, *, signer: Any, event: Any) -> Any:
+    """Record one deployment event signed by ``signer``."""
+    from modeldesk.release.deployments import record_events
+
+    return record_events(catalog, signer, [event])[0]

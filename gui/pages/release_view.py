@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 from modeldesk.errors import ModelDeskError
 from modeldesk.gui.context import AppContext
 from modeldesk.gui.pages import release_jobs as jobs
+from modeldesk.gui.pages.release_deploy import DeploymentActions
 from modeldesk.gui.pages.release_transfer import TransferActions
 from modeldesk.gui.widgets.flow import FlowLayout
 from modeldesk.gui.widgets.keys_dialog import KeysDialog, ask, own_fingerprint, signing_key
@@ -42,7 +44,7 @@ __all__ = ["ReleaseView"]
 FAILING_BACKGROUND = "#fdecea"  # a failing gate's row (its text says FAIL too)
 
 
-class ReleaseView(TransferActions, QWidget):
+class ReleaseView(DeploymentActions, TransferActions, QWidget):
     """The releases of one model; gates, decisions, packaging of the selected one."""
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
@@ -105,13 +107,18 @@ class ReleaseView(TransferActions, QWidget):
             self.reject_button,
             self.package_button,
             self.export_button,
+            *self.build_deployment_widgets(self),
         ):
             decisions.addWidget(widget)
         detail = QWidget(self)
         detail_layout = QVBoxLayout(detail)
         detail_layout.setContentsMargins(0, 0, 0, 0)
         detail_layout.addWidget(self.heading)
-        detail_layout.addWidget(self.gates, 1)
+        sections = QTabWidget(detail)
+        sections.addTab(self.gates, "Gates")
+        sections.addTab(self.history, "Deployments")
+        self.sections = sections
+        detail_layout.addWidget(sections, 1)
         detail_layout.addWidget(self.comment)
         detail_layout.addLayout(decisions)
         body = QSplitter(Qt.Orientation.Vertical, self)
@@ -178,6 +185,7 @@ class ReleaseView(TransferActions, QWidget):
         ):
             button.setEnabled(False)
             button.setToolTip("Select a release first" if release is None else "Reading gates…")
+        self.show_deployments(release)
         if release is None:
             self.heading.setText(
                 "No release of this model yet: create one from a version "

@@ -185,16 +185,24 @@ def test_cancelling_a_run_records_no_run(window, qtbot, demo_path, monkeypatch):
 
 
 def test_every_version_fills_the_matrix_and_says_which_it_could_not_run(window, qtbot):
+    from modeldesk.models.importer import import_model
+    from modeldesk.resources import resources_dir
+
+    # A regressor filed as a fourth version: the classifier's suite cannot run on it.
+    regressor = resources_dir() / "demo" / "models" / "diabetes-v1.onnx"
+    import_model(window.catalog, regressor, name="breast-cancer")
     view = _validate_tab(window).validate
     assert view.run_every_version() is not None
     qtbot.waitUntil(lambda: view.job is None, timeout=180_000)
     qtbot.waitUntil(lambda: not window.runner.active, timeout=60_000)
-    # The first version has no previous one for the champion check to compare with.
-    assert "breast-cancer@1 not run" in view.status.text()
+    assert "breast-cancer@4 not run" in view.status.text()
     assert "breast-cancer@2 PASS" in view.status.text()
     assert view.results.matrix_verdict("breast-cancer@2", DIRECTION) == "PASS"
     assert view.results.matrix_verdict("breast-cancer@3", DIRECTION) == "FAIL"
-    assert view.results.matrix_verdict("breast-cancer@1", DIRECTION) == ""
+    assert view.results.matrix_verdict("breast-cancer@4", DIRECTION) == ""
+    # The first version has no previous one for the champion check: skipped, not failed.
+    assert view.results.matrix_verdict("breast-cancer@1", "no-worse-than-previous") == "SKIPPED"
+    assert "breast-cancer@1 PASS" in view.status.text()
     assert view.results.run["model"] == "breast-cancer@3"
     # A matrix row opens that version's recorded run.
     row = next(

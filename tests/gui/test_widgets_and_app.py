@@ -127,7 +127,7 @@ def test_the_palette_follows_the_system_colour_scheme(qapp):
 
 
 def test_first_start_builds_the_demo_catalog_without_blocking(
-    qtbot, tmp_path, monkeypatch, built_demo
+    qtbot, tmp_path, monkeypatch, built_history_demo
 ):
     import shutil
     import threading
@@ -135,7 +135,7 @@ def test_first_start_builds_the_demo_catalog_without_blocking(
     import modeldesk.demo
     import modeldesk.gui.app
 
-    # The build itself is covered by the built_demo fixture and test_cli; here
+    # The build itself is covered by the demo fixtures and test_cli; here
     # the job is held until the test has seen the progress dialog and a
     # responsive event loop, then it copies the session's demo, so no wait
     # depends on how fast the machine is.
@@ -146,7 +146,7 @@ def test_first_start_builds_the_demo_catalog_without_blocking(
         build_started.set()
         progress(0.5, 1, "importing the demo models")
         release_build.wait()
-        shutil.copytree(built_demo, out, dirs_exist_ok=True)
+        shutil.copytree(built_history_demo, out, dirs_exist_ok=True)
         progress(1, 1, "demo catalog ready")
         return out
 

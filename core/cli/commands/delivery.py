@@ -141,71 +141,27 @@ def delivery(
     click.echo(f"bands: {figures['bands']['source']}")
 
 
-def _number(value: float | None, unit: str = "", percent: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 100:.1f} %" if percent else f"{value:.2f}{unit}"
-
-
-def _span(interval: list[float] | None, unit: str = "", percent: bool = False) -> str:
-    if interval is None:
-        return "-"
-    return f"{_number(interval[0], unit, percent)} .. {_number(interval[1], unit, percent)}"
-
-
-def _band_text(band: dict | None) -> str:
-    if band is None:
-        return "(no bands)"
-    if band["band"] == "INCONCLUSIVE":
-        return f"INCONCLUSIVE ({' - '.join(band['between']) if band['between'] else band['why']})"
-    return band["band"]
-
-
 def _rows(figures: dict) -> list[list[str]]:
-    lead, recovery, bands = (
-        figures["lead_time_hours"],
-        figures["recovery_time_hours"],
-        figures["bands"],
-    )
-    intervals = figures["intervals"]
-    open_failures = len(recovery["open"])
+    from modeldesk.delivery_text import figure_texts, number, span
+
+    lead, recovery = figures["lead_time_hours"], figures["recovery_time_hours"]
+    texts = {text.key: text for text in figure_texts(figures)}
+
+    def row(key: str, label: str) -> list[str]:
+        return [label, texts[key].value, texts[key].interval, texts[key].band]
+
     return [
-        [
-            "change lead time (median)",
-            _number(lead["median"], " h"),
-            _span(lead["interval"], " h"),
-            _band_text(bands["lead_time"]),
-        ],
-        ["  p90", _number(lead["p90"], " h"), _span(lead["p90_interval"], " h"), ""],
+        row("lead_time", "change lead time (median)"),
+        ["  p90", number(lead["p90"], " h"), span(lead["p90_interval"], " h"), ""],
         *[
-            [f"  {stage.replace('_', ' ')}", _number(hours, " h"), "", ""]
+            [f"  {stage.replace('_', ' ')}", number(hours, " h"), "", ""]
             for stage, hours in lead["stages"].items()
         ],
-        [
-            "deployments per week",
-            _number(figures["deploys_per_week"]),
-            _span(intervals["deploys_per_week"]),
-            _band_text(bands["deploy_frequency"]),
-        ],
-        [
-            "change fail rate",
-            _number(figures["change_fail_rate"], percent=True),
-            _span(intervals["change_fail_rate"], percent=True),
-            _band_text(bands["change_fail_rate"]),
-        ],
-        [
-            "recovery time (median)",
-            _number(recovery["median"], " h"),
-            _span(recovery["interval"], " h"),
-            _band_text(bands["recovery_time"]),
-        ],
-        ["  open failures", str(open_failures), "", ""],
-        [
-            "rework rate",
-            _number(figures["rework_rate"], percent=True),
-            _span(intervals["rework_rate"], percent=True),
-            _band_text(None),
-        ],
+        row("deploy_frequency", "deployments per week"),
+        row("change_fail_rate", "change fail rate"),
+        row("recovery_time", "recovery time (median)"),
+        ["  open failures", str(len(recovery["open"])), "", ""],
+        row("rework_rate", "rework rate"),
     ]
 
 
