@@ -212,10 +212,8 @@ class Launcher:
             catalog_path=None,
             on_done=lambda _path: self._demo_ready(),
             on_error=self._demo_failed,
+            on_progress=lambda fraction, _m: self.progress.setValue(int(fraction * 1000)),
             out=self.path,
-        )
-        job.signals.progress.connect(
-            lambda fraction, _m: self.progress.setValue(int(fraction * 1000))
         )
         self.progress.canceled.connect(job.cancel)
         self.progress.canceled.connect(

@@ -45,16 +45,21 @@ class AppContext(QObject):
         *,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[JobError], None] | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+        on_finished: Callable[[], None] | None = None,
         key: str | None = None,
         **kwargs: Any,
     ) -> Job:
-        """Run ``fn(catalog, progress=, cancel=, **kwargs)`` on the worker pool."""
+        """Run ``fn(catalog, progress=, cancel=, **kwargs)`` on the worker pool
+        (the callbacks as in ``JobRunner.start``)."""
         return self.runner.start(
             title,
             fn,
             catalog_path=self.catalog_path,
             on_done=on_done,
             on_error=on_error if on_error is not None else self.error.emit,
+            on_progress=on_progress,
+            on_finished=on_finished,
             key=key,
             **kwargs,
         )

@@ -182,16 +182,28 @@ class JobRunner(QObject):
         catalog_path: Path | None,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[JobError], None] | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+        on_finished: Callable[[], None] | None = None,
         key: str | None = None,
         **kwargs: Any,
     ) -> Job:
-        """Run ``fn`` on the pool; ``on_done(result)`` runs on the GUI thread."""
+        """Run ``fn`` on the pool; the callbacks run on the GUI thread.
+
+        ``on_finished`` runs once the job ends whatever its outcome (cancelled
+        included). Every callback is connected here, before the job is queued:
+        a queued signal reaches only the slots connected when it was emitted, and
+        a quick job can finish on its pool thread before ``start`` returns.
+        """
         if key is not None and key in self._keyed:
             self._keyed.pop(key).cancel()
         job = Job(title, fn, catalog_path, kwargs)
         if on_done is not None:
             job.signals.succeeded.connect(on_done)
         job.signals.failed.connect(on_error if on_error is not None else self.failed.emit)
+        if on_progress is not None:
+            job.signals.progress.connect(on_progress)
+        if on_finished is not None:
+            job.signals.finished.connect(on_finished)
         job.signals.finished.connect(lambda: self._finished(job, key))
         self.active.append(job)
         if key is not None:

@@ -58,6 +58,23 @@ def hold_mid_job(real: Callable[..., Any]) -> tuple[Callable[..., Any], threadin
     return held, reached
 
 
+def finish_before_start_returns(runner: Any, monkeypatch: Any) -> None:
+    """Make every job of ``runner`` end on its pool thread before ``start`` returns.
+
+    This is the worst interleaving a loaded machine can produce: the GUI thread is
+    descheduled right after queueing a quick job, and the job emits all its signals
+    before the caller's next line runs. Code that connects to a job after starting
+    it misses them; a test under this ordering catches that every time.
+    """
+    queue = runner.pool.start
+
+    def start_and_wait(job: Any) -> None:
+        queue(job)
+        runner.pool.waitForDone()
+
+    monkeypatch.setattr(runner.pool, "start", start_and_wait)
+
+
 def fake_agent(folder: Path, body: str) -> list[str]:
     """The command of a real child process that misbehaves after a correct hello.
 

@@ -210,19 +210,19 @@ class BenchView(QWidget):
                 self.status.setText("not run: a dynamic dimension has no value")
                 continue
             self.pending.add((ref, profile))
-            job = self.context.run(
+            self.context.run(
                 f"benchmarking {ref} under {profile}",
                 bench,
                 on_done=lambda runs, cell=(ref, profile): self._finished(cell, runs),
                 on_error=lambda error, cell=(ref, profile): self._failed(cell, error),
+                # A cancelled job delivers nothing; its end still frees the cell.
+                on_finished=lambda cell=(ref, profile): self._ended(cell),
                 key=f"bench:{ref}:{profile}",
                 model_ref=ref,
                 profiles=[profile],
                 dims=sizes[0],
                 axis_dims=sizes[1],
             )
-            # A cancelled job delivers nothing; its end still frees the cell.
-            job.signals.finished.connect(lambda cell=(ref, profile): self._ended(cell))
         self.refresh()
 
     def _ended(self, cell: tuple[str, str]) -> None:

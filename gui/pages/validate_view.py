@@ -208,10 +208,11 @@ class ValidateView(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat(title)
         self.progress.setVisible(True)
+        # on_finished reads `job` when its queued signal arrives, after it is bound here.
         job = self.context.run(title, fn, on_done=on_done, on_error=self._failed,
+                               on_progress=self._progressed,
+                               on_finished=lambda: self._ended(job),
                                key=f"validate-run:{id(self)}", **kwargs)  # fmt: skip
-        job.signals.progress.connect(self._progressed)
-        job.signals.finished.connect(lambda: self._ended(job))
         self.job = job
         return job
 

@@ -7,7 +7,7 @@ from modeldesk.gui.navigator import Selection
 from modeldesk.gui.widgets.verdicts import IntervalCell
 from modeldesk.validate.registry import get_suite, list_validation_runs
 
-from helpers import catalog_snapshot, hold_mid_job
+from helpers import catalog_snapshot, finish_before_start_returns, hold_mid_job
 
 DIRECTION = "more-concave-points-less-benign"
 
@@ -148,10 +148,14 @@ def test_bisect_finds_the_version_where_the_check_broke(window, qtbot):
 RECORDS = ("suite", "suite_version", "validation_run", "audit")
 
 
-def test_a_suite_that_cannot_run_says_why_and_records_nothing(window, qtbot, demo_path):
+def test_a_suite_that_cannot_run_says_why_and_records_nothing(
+    window, qtbot, demo_path, monkeypatch
+):
     view = _validate_tab(window).validate
     qtbot.waitUntil(lambda: not window.runner.active, timeout=60_000)
     before = catalog_snapshot(demo_path)
+    # The refusal is quick: on a loaded machine it can end before run() returns.
+    finish_before_start_returns(window.runner, monkeypatch)
     # Run at once, before the editor's own check of the catalog could answer.
     view.editor.text_edit.setPlainText(
         view.editor.text().replace('baseline = "previous"', 'baseline = "breast-cancer@9"', 1)

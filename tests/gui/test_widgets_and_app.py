@@ -190,3 +190,30 @@ def test_jobs_run_below_the_gui_threads_priority(qtbot):
         qtbot.waitUntil(lambda job=job: job not in runner.active, timeout=60_000)
     base = os.getpriority(os.PRIO_PROCESS, os.getpid())
     assert seen == [min(base + JOB_NICENESS, 19)] * 2
+
+
+def test_a_job_that_ends_before_start_returns_still_reports(qtbot, monkeypatch):
+    from modeldesk.gui.jobs import JobRunner
+
+    from helpers import finish_before_start_returns
+
+    runner = JobRunner()
+    finish_before_start_returns(runner, monkeypatch)
+    seen: list[object] = []
+
+    def quick(progress) -> str:
+        progress(1, 1, "done")
+        return "result"
+
+    job = runner.start(
+        "quick",
+        quick,
+        catalog_path=None,
+        on_done=seen.append,
+        on_progress=lambda fraction, message: seen.append((fraction, message)),
+        on_finished=lambda: seen.append("finished"),
+    )
+    assert seen == [] and job in runner.active  # it ended; nothing delivered yet
+    qtbot.waitUntil(lambda: "finished" in seen, timeout=60_000)
+    assert seen == [(1.0, "done"), "result", "finished"]
+    assert runner.active == []
