@@ -27,6 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from modeldesk.catalog.store import Catalog
+from modeldesk.delivery_stats import (
+    CONFIDENCE,
+    poisson_rate_interval,
+    quantile,
+    quantile_interval,
+    wilson_interval,
+)
 from modeldesk.release.deployments import FAIL, format_time, parse_time
 
 __all__ = [
@@ -38,8 +45,6 @@ __all__ = [
     "figures_from",
 ]
 
-CONFIDENCE = 0.95
-_Z = 1.959963984540054  # the normal quantile for a two-sided 95 % interval
 DEFAULT_WINDOW_DAYS = 90
 HOUR, WEEK_HOURS = 3600.0, 168.0
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -170,99 +175,6 @@ def deployment_history(
     return history
 
 
-# -- intervals ---------------------------------------------------------------------------
-def _wilson(successes: int, trials: int) -> list[float] | None:
-    if trials == 0:
-        return None
-    z = _Z
-    share = successes / trials
-    centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = (
-        z
-        * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials))
-        / (1 + z * z / trials)
-    )
-    return [max(0.0, centre - half), min(1.0, centre + half)]
-
-
-def _poisson_cdf(k: int, mean: float) -> float:
-    if mean <= 0:
-        return 1.0
-    log_mean = math.log(mean)
-    return sum(math.exp(i * log_mean - mean - math.lgamma(i + 1)) for i in range(k + 1))
-
-
-def _bisect(function, low: float, high: float) -> float:
-    for _ in range(80):
-        middle = (low + high) / 2
-        low, high = (middle, high) if function(middle) else (low, middle)
-    return (low + high) / 2
-
-
-def _poisson_rate(count: int, weeks: float) -> list[float] | None:
-    """The exact (Garwood) interval of a Poisson count, per week: solved on the Poisson
-    distribution up to 100 events, by Byar's approximation above (within 1e-4 there)."""
-    if weeks <= 0:
-        return None
-    half = (1 - CONFIDENCE) / 2
-    if count > 100:
-        above = count + 1
-        low = count * (1 - 1 / (9 * count) - _Z / (3 * math.sqrt(count))) ** 3
-        high = above * (1 - 1 / (9 * above) + _Z / (3 * math.sqrt(above))) ** 3
-    else:
-        ceiling = 10.0 * (count + 10)
-        # low: P(X >= count) = half; high: P(X <= count) = half.
-        low = (
-            0.0
-            if count == 0
-            else _bisect(lambda m: 1 - _poisson_cdf(count - 1, m) < half, 0.0, ceiling)
-        )
-        high = _bisect(lambda m: _poisson_cdf(count, m) > half, 0.0, ceiling)
-    return [low / weeks, high / weeks]
-
-
-def _binomial_quantile(p: float, n: int, q: float) -> int:
-    """The smallest k with P(Binomial(n, q) <= k) >= p, summed from the log pmf; the sum
-    starts twelve standard deviations below the mean (what lies below is under 1e-30)."""
-    log_q, log_rest = math.log(q), math.log1p(-q)
-    top = math.lgamma(n + 1)
-    first = max(0, math.floor(n * q - 12 * math.sqrt(n * q * (1 - q))))
-    total = 0.0
-    for k in range(first, n + 1):
-        total += math.exp(
-            top - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_q + (n - k) * log_rest
-        )
-        if total >= p - 1e-12:
-            return k
-    return n
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    """The q-quantile by linear interpolation (numpy's default)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    below = math.floor(position)
-    above = min(below + 1, len(ordered) - 1)
-    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
-
-
-def _quantile_interval(values: list[float], q: float) -> list[float] | None:
-    """A distribution-free interval for the q-quantile from order statistics; None when
-    too few values for one at the confidence level."""
-    n = len(values)
-    if n == 0:
-        return None
-    alpha = 1 - CONFIDENCE
-    low = _binomial_quantile(alpha / 2, n, q)  # 1-based order statistic
-    high = _binomial_quantile(1 - alpha / 2, n, q) + 1
-    if low < 1 or high > n:
-        return None
-    ordered = sorted(values)
-    return [ordered[low - 1], ordered[high - 1]]
-
-
 def _band_below(value: float, limits: tuple[tuple[str, float], ...]) -> str:
     return next(name for name, limit in limits if value < limit)
 
@@ -307,12 +219,12 @@ def _lead_times(history: list[Deployment], since: float, until: float) -> dict:
             _hours(getattr(d, "at" if end == "deployed" else end), getattr(d, start))
             for d in chosen
         ]
-        stages[f"{start}_to_{end}"] = _quantile([s for s in spans if s is not None], 0.5)
+        stages[f"{start}_to_{end}"] = quantile([s for s in spans if s is not None], 0.5)
     return {
-        "median": _quantile(lead, 0.5),
-        "p90": _quantile(lead, 0.9),
-        "interval": _quantile_interval(lead, 0.5),
-        "p90_interval": _quantile_interval(lead, 0.9),
+        "median": quantile(lead, 0.5),
+        "p90": quantile(lead, 0.9),
+        "interval": quantile_interval(lead, 0.5),
+        "p90_interval": quantile_interval(lead, 0.9),
         "versions": len(lead),
         "stages": stages,
     }
@@ -345,8 +257,8 @@ def _recoveries(history: list[Deployment], since: float, until: float) -> dict:
                 recovered.append(_hours(recovery.at, failed) or 0.0)
     still_open.sort(key=lambda item: str(item["failed_at"]))
     return {
-        "median": _quantile(recovered, 0.5),
-        "interval": _quantile_interval(recovered, 0.5),
+        "median": quantile(recovered, 0.5),
+        "interval": quantile_interval(recovered, 0.5),
         "recovered": len(recovered),
         "open": still_open,
     }
@@ -398,9 +310,12 @@ def figures_from(
     lead = _lead_times(history, start, end)
     recovery = _recoveries(history, start, end)
     rates = {
-        "deploys_per_week": (count / weeks if weeks > 0 else None, _poisson_rate(count, weeks)),
-        "change_fail_rate": (failed / count if count else None, _wilson(failed, count)),
-        "rework_rate": (hotfixes / count if count else None, _wilson(hotfixes, count)),
+        "deploys_per_week": (
+            count / weeks if weeks > 0 else None,
+            poisson_rate_interval(count, weeks),
+        ),
+        "change_fail_rate": (failed / count if count else None, wilson_interval(failed, count)),
+        "rework_rate": (hotfixes / count if count else None, wilson_interval(hotfixes, count)),
     }
     bands = {
         "lead_time": _band(lead["interval"], _band_below, _LEAD_HOURS),

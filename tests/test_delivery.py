@@ -309,20 +309,20 @@ def test_the_intervals_agree_with_scipy():
     command 2 s); here they are checked against it."""
     from scipy.stats import binom, chi2
 
-    from modeldesk.delivery import _binomial_quantile, _poisson_rate, _wilson
+    from modeldesk.delivery_stats import binomial_quantile, poisson_rate_interval, wilson_interval
 
     for n in (1, 5, 6, 10, 37, 200, 5000):
         for p in (0.025, 0.975):
             for q in (0.5, 0.9):
-                assert _binomial_quantile(p, n, q) == int(binom.ppf(p, n, q)), (n, p, q)
+                assert binomial_quantile(p, n, q) == int(binom.ppf(p, n, q)), (n, p, q)
     for count in (0, 1, 2, 7, 50, 100, 101, 3000):
-        low, high = _poisson_rate(count, 2.0)
+        low, high = poisson_rate_interval(count, 2.0)
         expected_low = chi2.ppf(0.025, 2 * count) / 2 if count else 0.0
         expected_high = chi2.ppf(0.975, 2 * count + 2) / 2
         assert low * 2 == pytest.approx(expected_low, rel=1e-4, abs=1e-9)
         assert high * 2 == pytest.approx(expected_high, rel=1e-4)
     # Wilson's interval for 2 of 7, from its formula's published value.
-    assert _wilson(2, 7) == pytest.approx([0.0822, 0.6411], abs=1e-4)
+    assert wilson_interval(2, 7) == pytest.approx([0.0822, 0.6411], abs=1e-4)
 
 
 def test_the_demo_records_months_of_releases_by_its_two_keys(built_history_demo):
