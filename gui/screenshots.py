@@ -89,6 +89,8 @@ def take_screenshots(
 
     try:
         wait(lambda: window.settled, "opening the main window")
+        dashboard = window.catalog_page.delivery
+        wait(lambda: dashboard is not None and dashboard.drawn, "drawing the delivery dashboard")
         shoot("catalog")
         models = _records(window, "model")
         datasets = _records(window, "dataset")

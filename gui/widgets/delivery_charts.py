@@ -94,12 +94,17 @@ class FigureCard(QFrame):
         """Show ``text`` (a ``FigureText``) and one trend line per model."""
         self.title.setText(f"<b>{text.title}</b>")
         self.value.setText(f"<span style='font-size:17pt'>{text.value}</span>")
-        self.value.setToolTip(f"95 % interval {text.interval}")
+        interval = (
+            f"95 % interval {text.interval}"
+            if text.interval != "-"
+            else "too few for a 95 % interval"
+        )
+        self.value.setToolTip(interval)
         band = text.band
         mark = BAND_MARKS.get(band, "")
         self.band.setText(f"{mark} <b>{band}</b>" if mark else band)
-        self.band.setToolTip(f"95 % interval {text.interval}")
-        self.note.setText(f"<small>95 % interval {text.interval}<br>{text.note}</small>")
+        self.band.setToolTip(interval)
+        self.note.setText(f"<small>{interval}<br>{text.note}</small>")
         self.trend.clear()
         self.lines = {}
         scale = 100.0 if text.unit == "share" else 1.0
