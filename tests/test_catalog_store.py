@@ -35,6 +35,7 @@ def test_init_creates_a_wal_database_with_foreign_keys_and_schema_version(tmp_pa
             "0004_validation",
             "0005_keys_and_releases",
             "0006_deployments",
+            "0007_field_captures",
         ]
     assert (tmp_path / "new" / "blobs" / "sha256").is_dir()
 
@@ -189,7 +190,7 @@ def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Pa
             with old.write("test", "blob"):
                 pass
     with Catalog.open(tmp_path / "old") as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 6
+        assert upgraded.schema_version() == SCHEMA_VERSION == 7
         tables = {row[0] for row in upgraded.conn.execute("SELECT name FROM sqlite_master")}
         assert {"derived", "profile", "bench_run", "blob_reference", "audit"} <= tables
         assert {"suite", "suite_version", "validation_run"} <= tables
@@ -198,6 +199,7 @@ def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Pa
             "SELECT sql FROM sqlite_master WHERE name = 'blob_reference'"
         ).fetchone()[0]
         assert "model_file" in view and "derived" in view and "bench_run" in view
+        assert "field_capture" in view and "field_capture" in tables
         assert "validation_run" in view
         audit_columns = {row[1] for row in upgraded.conn.execute("PRAGMA table_info(audit)")}
         version_columns = {

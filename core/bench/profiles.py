@@ -11,6 +11,7 @@ records, added, edited and removed through audited writes.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -34,6 +35,13 @@ __all__ = [
 ]
 
 KINDS = ("local", "ssh")
+# Field parity tolerances by the precision a target runs (fp16 and int8 round more).
+# atol, rtol as numpy.isclose; a decision flip rate above the last is a failure.
+PARITY_DEFAULTS = {
+    "fp32": {"atol": 1e-5, "rtol": 1e-4, "max_flip_rate": 0.001},
+    "fp16": {"atol": 1e-3, "rtol": 1e-2, "max_flip_rate": 0.005},
+    "int8": {"atol": 1e-2, "rtol": 5e-2, "max_flip_rate": 0.02},
+}
 OPT_LEVELS = ("disabled", "basic", "extended", "all")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # What a host name (RFC 1123 labels), an IPv4 or an IPv6 address (with a zone) can hold,
@@ -71,8 +79,22 @@ class Profile:
     calibration_error: float = 0.0  # relative error of that ratio
     agent_path: str = ""  # where 'agent install' put agent.py on the device
     agent_sha256: str = ""  # and the hash of what it put there
+    precision: str = "fp32"  # what the target computes in: fp32, fp16 or int8
+    atol: float | None = None  # field parity tolerances; None: the precision's default
+    rtol: float | None = None
+    max_flip_rate: float | None = None
     description: str = ""
     builtin: bool = False
+
+    def parity_tolerances(self) -> dict[str, float]:
+        """``atol``, ``rtol`` and ``max_flip_rate`` for field parity on this target."""
+        defaults = PARITY_DEFAULTS[self.precision]
+        return {
+            key: float(value if value is not None else defaults[key])
+            for key, value in (
+                ("atol", self.atol), ("rtol", self.rtol), ("max_flip_rate", self.max_flip_rate)
+            )
+        }  # fmt: skip
 
     def agent_settings(self, **overrides: Any) -> dict[str, Any]:
         """The ``run`` settings the agent takes, with per-run overrides applied."""
@@ -242,6 +264,11 @@ def _checked(profile: Profile) -> Profile:
         problems += ssh_target_problems(replace(profile, kind="ssh"))
     if not profile.providers:
         problems.append("at least one execution provider")
+    if profile.precision not in PARITY_DEFAULTS:
+        problems.append(f"a precision of {', '.join(PARITY_DEFAULTS)}")
+    tolerances = (profile.atol, profile.rtol, profile.max_flip_rate)
+    if any(value is not None and not 0 <= value < math.inf for value in tolerances):
+        problems.append("non-negative parity tolerances")
     if problems:
         raise BadInputError(f"profile {profile.name!r} needs " + "; ".join(problems))
     return profile

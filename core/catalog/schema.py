@@ -340,6 +340,36 @@ _DEPLOYMENTS = [
 ]
 
 
+# Field captures: what a device saw and answered, stored as a checked Parquet blob, with
+# the model version it ran (and the release, when the capture names one).
+_FIELD_CAPTURES = [
+    """CREATE TABLE "field_capture" (
+   "id" INTEGER PRIMARY KEY,
+   "name" TEXT NOT NULL,
+   "model_version_id" INTEGER NOT NULL REFERENCES "model_version"("id"),
+   "release_id" INTEGER REFERENCES "release"("id"),
+   "device" TEXT,
+   "profile" TEXT,
+   "source_name" TEXT NOT NULL,
+   "source_format" TEXT NOT NULL,
+   "source_sha256" TEXT NOT NULL,
+   "sha256" TEXT NOT NULL,
+   "rows" INTEGER NOT NULL,
+   "layout" TEXT NOT NULL,
+   "first_at" TEXT NOT NULL,
+   "last_at" TEXT NOT NULL,
+   "manifest" TEXT NOT NULL,
+   "warnings" TEXT NOT NULL,
+   "created_at" TEXT NOT NULL,
+   "created_by" TEXT
+)""",
+    'CREATE INDEX "idx_field_capture_model_version_id" ON "field_capture" ("model_version_id")',
+    "DROP VIEW blob_reference",
+    _BLOB_REFERENCE_WITH_VALIDATION
+    + "\n    UNION ALL\n    SELECT sha256, 'field_capture', id FROM field_capture\n",
+]
+
+
 def _statements(statements: list[str]) -> Callable[[sqlite3.Connection], None]:
     """A migration that runs ``statements`` one by one inside the caller's transaction.
 
@@ -361,6 +391,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0004_validation", _statements(_VALIDATION)),
     ("0005_keys_and_releases", _statements(_KEYS_AND_RELEASES)),
     ("0006_deployments", _statements(_DEPLOYMENTS)),
+    ("0007_field_captures", _statements(_FIELD_CAPTURES)),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from modeldesk.datasets.registry import DatasetVersion
+from modeldesk.datasets.registry import ColumnInfo
 from modeldesk.errors import BadInputError
 from modeldesk.models.model_facts import Dim
 from modeldesk.models.registry import ModelVersion
@@ -40,6 +41,20 @@ _NUMPY_DTYPES = {
 MAX_NAMED = 6
 
 
+class ColumnSource(Protocol):
+    """What a plan is checked against: a dataset version, or a field capture's columns."""
+
+    @property
+    def ref(self) -> str:
+        """How errors name the source (``NAME@V``, a file name)."""
+        ...
+
+    @property
+    def columns(self) -> Sequence[ColumnInfo]:
+        """Its columns, with their dtypes and roles."""
+        ...
+
+
 class FeedPlan:
     """Which columns feed which model input, checked against the dataset."""
 
@@ -50,8 +65,11 @@ class FeedPlan:
         self.inputs = [item for item in model.inputs if item.is_tensor]
 
 
-def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
-    """Decide and check how ``dataset`` feeds ``model``; raise a clear error if it cannot."""
+def feed_plan(model: ModelVersion, dataset: ColumnSource, *, what: str = "dataset") -> FeedPlan:
+    """Decide and check how ``dataset`` feeds ``model``; raise a clear error if it cannot.
+
+    ``what`` names the kind of source in errors ("dataset", "capture").
+    """
     inputs = [item for item in model.inputs if item.is_tensor]
     available = {column.name: column for column in dataset.columns}
     if model.features:
@@ -64,7 +82,7 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
     else:
         raise BadInputError(
             f"model {model.ref}: no feature mapping and its inputs are not named after "
-            f"columns of {dataset.ref}; import it with --features"
+            f"columns of {what} {dataset.ref}; import it with --features"
         )
     missing = [name for name in columns if name not in available]
     if missing:
@@ -72,7 +90,7 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
         if len(missing) > MAX_NAMED:
             named += f" and {len(missing) - MAX_NAMED} more"
         raise BadInputError(
-            f"dataset {dataset.ref} lacks column(s) {named} that model {model.ref} needs"
+            f"{what} {dataset.ref} lacks column(s) {named} that model {model.ref} needs"
         )
     plan = FeedPlan(model, columns, binding)
     for item in plan.inputs:
@@ -81,7 +99,7 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
         for name in names:
             if available[name].dtype == "string" and wanted != "string":
                 raise BadInputError(
-                    f"column {name!r} of {dataset.ref} is text but input {item.name!r} "
+                    f"column {name!r} of {what} {dataset.ref} is text but input {item.name!r} "
                     f"of {model.ref} takes {wanted}"
                 )
     if binding == "axis":
@@ -92,7 +110,7 @@ def feed_plan(model: ModelVersion, dataset: DatasetVersion) -> FeedPlan:
         elif isinstance(width, int) and len(shape) == 2 and width != len(columns):
             raise BadInputError(
                 f"model {model.ref}: input {plan.inputs[0].name!r} takes {width} features "
-                f"but {len(columns)} columns of {dataset.ref} feed it"
+                f"but {len(columns)} columns of {what} {dataset.ref} feed it"
             )
     return plan
 
@@ -113,7 +131,7 @@ def rank_datasets(catalog: Any, model: ModelVersion, refs: list[str]) -> list[st
     return sorted(refs, key=key)
 
 
-def _check_image_columns(plan: FeedPlan, dataset: DatasetVersion, shape: tuple[Dim, ...]) -> None:
+def _check_image_columns(plan: FeedPlan, dataset: ColumnSource, shape: tuple[Dim, ...]) -> None:
     """An image input needs the dataset's pixel columns, one per value of an image."""
     fixed = [dim for dim in shape[1:] if isinstance(dim, int)]
     pixels = int(np.prod(fixed)) if len(fixed) == len(shape) - 1 else None

@@ -59,6 +59,14 @@ def _profile_options(function: Any) -> Any:
                      help="Device latency / this machine's, measured on reference models."),
         click.option("--calibration-error", "calibration_error", type=click.FloatRange(min=0),
                      help="Relative error of --calibration."),
+        click.option("--precision", type=click.Choice(("fp32", "fp16", "int8")),
+                     help="What the target computes in (sets field parity's default tolerances)."),
+        click.option("--atol", type=click.FloatRange(min=0),
+                     help="Field parity: absolute tolerance (numpy.isclose's)."),
+        click.option("--rtol", type=click.FloatRange(min=0),
+                     help="Field parity: relative tolerance (numpy.isclose's)."),
+        click.option("--max-flip-rate", "max_flip_rate", type=click.FloatRange(0, 1),
+                     help="Field parity: the largest share of rows whose decision may differ."),
         click.option("--description", help="What the profile stands for."),
     ]  # fmt: skip
     for option in reversed(options):

@@ -1,0 +1,150 @@
+"""``modeldesk field``: captures from devices, imported and replayed against the lab.
+
+Every command takes ``--json``. Exit codes: 0 done, 1 parity is beyond tolerance
+(FAIL), 2 bad input (a capture that does not fit its model, an unknown record).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from modeldesk.cli.output import echo_json, echo_table, progress_bar
+from modeldesk.cli.state import EXIT_CHECK_FAILED, CliState, json_option
+
+
+@click.group()
+def field() -> None:
+    """Field captures: what a device saw and answered, checked against the lab, offline."""
+
+
+@field.command("import")
+@click.argument("path", type=click.Path(path_type=Path), metavar="FILE")
+@click.option("--release", "release_id", type=int, metavar="ID", help="The release it ran.")
+@click.option("--model", "model_ref", metavar="NAME@V", help="The model version it ran.")
+@click.option("--device", help="The device it came from (default: its capture.json's).")
+@click.option("--name", help="What to call the capture (default: the file's name).")
+@json_option
+@click.pass_obj
+def field_import(
+    state: CliState,
+    path: Path,
+    release_id: int | None,
+    model_ref: str | None,
+    device: str | None,
+    name: str | None,
+    as_json: bool,
+) -> None:
+    """Check capture FILE (CSV, JSON lines, Parquet, .npz) against its model and store it."""
+    from modeldesk.field.registry import import_capture
+
+    with progress_bar(f"importing {path.name}") as progress:
+        capture = import_capture(state.catalog(), path, release=release_id, model=model_ref,
+                                 device=device, name=name, progress=progress)  # fmt: skip
+    if as_json:
+        echo_json(capture.to_dict())
+        return
+    click.echo(f"imported capture #{capture.id} ({capture.rows:,} rows of {capture.model.ref})")
+    for warning in capture.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@field.command("list")
+@click.option("--model", "model_name", metavar="NAME", help="Only captures of this model.")
+@json_option
+@click.pass_obj
+def field_list(state: CliState, model_name: str | None, as_json: bool) -> None:
+    """List the stored captures, newest first."""
+    from modeldesk.field.registry import list_captures
+
+    captures = list_captures(state.catalog(), model_name)
+    if as_json:
+        echo_json([capture.to_dict() for capture in captures])
+        return
+    headers = ["id", "name", "model", "release", "device", "rows", "from", "to"]
+    rows = [[c.id, c.name, c.model.ref, c.release_id, c.device, c.rows, c.first_at[:19],
+             c.last_at[:19]] for c in captures]  # fmt: skip
+    echo_table(headers, rows)
+
+
+@field.command("show")
+@click.argument("capture_id", type=int, metavar="ID")
+@json_option
+@click.pass_obj
+def field_show(state: CliState, capture_id: int, as_json: bool) -> None:
+    """Show one capture: its model, device, rows, time span and columns."""
+    from modeldesk.field.registry import get_capture
+
+    capture = get_capture(state.catalog(), capture_id)
+    if as_json:
+        echo_json(capture.to_dict())
+        return
+    release = f" (release #{capture.release_id})" if capture.release_id else ""
+    click.echo(f"capture #{capture.id} {capture.name}: {capture.model.ref}{release}")
+    click.echo(f"device {capture.device or '-'}, profile {capture.profile or '-'}")
+    click.echo(f"{capture.rows:,} rows from {capture.first_at} to {capture.last_at}")
+    click.echo(f"features: {len(capture.features)}; outputs: " + ", ".join(
+        f"{name} ({width})" for name, width in capture.outputs.items()))  # fmt: skip
+    for warning in capture.warnings:
+        click.echo(f"warning: {warning}")
+
+
+def _share(check: dict) -> str:
+    low, high = check["interval"]
+    return (
+        f"{check['count']:,} of {check['rows']:,} ({check['share']:.2%}; 95 % interval "
+        f"{low:.2%} .. {high:.2%}; limit {check['limit']:.2%}) {check['verdict']}"
+    )
+
+
+@field.command("parity")
+@click.argument("capture_id", type=int, metavar="CAPTURE")
+@click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance (overrides).")
+@click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance (overrides).")
+@click.option("--max-flip-rate", "max_flip_rate", type=click.FloatRange(0, 1),
+              help="Largest share of rows beyond tolerance or flipped (overrides).")  # fmt: skip
+@json_option
+@click.pass_obj
+def field_parity(
+    state: CliState,
+    capture_id: int,
+    atol: float | None,
+    rtol: float | None,
+    max_flip_rate: float | None,
+    as_json: bool,
+) -> int:
+    """Replay CAPTURE through its exact model here; exit 1 if beyond tolerance."""
+    from modeldesk.field.parity import parity
+
+    with progress_bar(f"replaying capture #{capture_id}") as progress:
+        found = parity(state.catalog(), capture_id, atol=atol, rtol=rtol,
+                       max_flip_rate=max_flip_rate, progress=progress)  # fmt: skip
+    if as_json:
+        echo_json(found)
+    else:
+        limits = found["tolerances"]
+        click.echo(
+            f"capture #{found['capture']} replayed through {found['model']}: "
+            f"{found['rows']:,} rows; atol {limits['atol']:g}, rtol {limits['rtol']:g} "
+            f"from {limits['source']}"
+        )
+        echo_table(
+            ["output", "decision", "abs p50", "abs p99", "abs max", "rel p99", "beyond", "flips"],
+            [[name, out["decision"] or "-", _g(out["abs_error"]["p50"]),
+              _g(out["abs_error"]["p99"]), _g(out["abs_error"]["max"]),
+              _g(out["rel_error"]["p99"]), out["beyond_tolerance"],
+              "-" if out["flips"] is None else out["flips"]]
+             for name, out in found["outputs"].items()],
+        )  # fmt: skip
+        click.echo("beyond tolerance: " + _share(found["checks"]["beyond_tolerance"]))
+        click.echo("decision flips:   " + _share(found["checks"]["flips"]))
+        click.echo(f"parity: {found['verdict']}")
+    return EXIT_CHECK_FAILED if found["verdict"] == "FAIL" else 0
+
+
+def _g(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+COMMANDS = [field]

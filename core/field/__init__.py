@@ -1,0 +1,1 @@
+"""Offline field debugging: captures from devices, replayed and compared with the lab."""
