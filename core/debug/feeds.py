@@ -93,13 +93,14 @@ def feed_plan(model: ModelVersion, dataset: ColumnSource, *, what: str = "datase
             f"{what} {dataset.ref} lacks column(s) {named} that model {model.ref} needs"
         )
     plan = FeedPlan(model, columns, binding)
+    source = dataset.ref if what == "dataset" else f"{what} {dataset.ref}"
     for item in plan.inputs:
         wanted = item.dtype
         names = columns if binding == "axis" else [item.name]
         for name in names:
             if available[name].dtype == "string" and wanted != "string":
                 raise BadInputError(
-                    f"column {name!r} of {what} {dataset.ref} is text but input {item.name!r} "
+                    f"column {name!r} of {source} is text but input {item.name!r} "
                     f"of {model.ref} takes {wanted}"
                 )
     if binding == "axis":
@@ -110,7 +111,7 @@ def feed_plan(model: ModelVersion, dataset: ColumnSource, *, what: str = "datase
         elif isinstance(width, int) and len(shape) == 2 and width != len(columns):
             raise BadInputError(
                 f"model {model.ref}: input {plan.inputs[0].name!r} takes {width} features "
-                f"but {len(columns)} columns of {what} {dataset.ref} feed it"
+                f"but {len(columns)} columns of {source} feed it"
             )
     return plan
 
