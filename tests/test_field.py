@@ -97,8 +97,8 @@ def test_a_recorded_capture_replays_within_tolerance(demo, run_cli, tmp_path):
     assert run_cli("--catalog", demo.path, "field", "list").out.count(REF) == 1
 
 
-def _lab(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
+def _lab(matrix: np.ndarray, model: Path = MODEL) -> tuple[np.ndarray, np.ndarray]:
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     label, probabilities = session.run(None, {"X": matrix.astype(np.float32)})
     return label, probabilities
 
@@ -156,6 +156,45 @@ def test_a_device_that_parts_from_the_lab_fails_parity(demo, run_cli, tmp_path):
     figures = json.loads(loose.out)
     assert figures["checks"]["beyond_tolerance"]["count"] == 0
     assert "--atol 1.0" in figures["tolerances"]["source"]
+
+
+def test_which_names_the_model_a_device_really_runs(demo, run_cli, tmp_path):
+    features, matrix = _test_rows()
+    times = [f"2026-11-02T08:{i // 60:02d}:{i % 60:02d}Z" for i in range(len(matrix))]
+    # The device says it runs breast-cancer@2, but answers as the older @1 does.
+    stale = _lab(matrix, DEMO / "models" / "breast-cancer-v1.onnx")
+    path = _csv_capture(tmp_path / "stale.csv", features, matrix, *stale, times)
+    capture = json.loads(
+        run_cli("--catalog", demo.path, "field", "import", path, "--model", REF, "--json").out
+    )
+    shown = run_cli("--catalog", demo.path, "field", "which", str(capture["id"]), "--json")
+    assert shown.code == 1
+    found = json.loads(shown.out)
+    assert found["declared"] == REF and found["best"] == "breast-cancer@1"
+    assert not found["matches_declared"] and found["clear"]
+    ranked = [c["model"] for c in found["candidates"]]
+    assert ranked[0] == "breast-cancer@1" and set(ranked) == {
+        f"breast-cancer@{v}" for v in (1, 2, 3)
+    }
+    assert found["candidates"][0]["beyond_tolerance"] == 0
+    # The declared model's errors are the difference between the two models' answers.
+    own = next(c for c in found["candidates"] if c["model"] == REF)
+    lab_now = _lab(matrix)[1]
+    expected = int(np.sum(np.any(np.abs(stale[1] - lab_now) > 1e-5 + 1e-4 * np.abs(lab_now), 1)
+                          | (stale[0] != _lab(matrix)[0])))  # fmt: skip
+    assert own["beyond_tolerance"] == expected > 0
+    skipped = {s["model"]: s["why"] for s in found["skipped"]}
+    assert "gives 10 value(s) per row, the capture 2" in skipped["digits@2"]
+    assert "has no output 'label'" in skipped["diabetes@1"]
+    text = run_cli("--catalog", demo.path, "field", "which", str(capture["id"]))
+    assert "best match, clearly: breast-cancer@1; the capture names breast-cancer@2" in text.out
+
+    faithful = _csv_capture(tmp_path / "ok.csv", features, matrix, *_lab(matrix), times)
+    capture = json.loads(
+        run_cli("--catalog", demo.path, "field", "import", faithful, "--model", REF, "--json").out
+    )
+    shown = run_cli("--catalog", demo.path, "field", "which", str(capture["id"]), "--json")
+    assert shown.code == 0 and json.loads(shown.out)["best"] == REF
 
 
 def test_tolerances_follow_the_profiles_precision(demo, run_cli, tmp_path):

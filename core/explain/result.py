@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Explanation", "column_name"]
+__all__ = ["Explanation", "column_name", "newest_explanation"]
 
 
 def column_name(name: str, output: str, outputs: int) -> str:
@@ -219,3 +219,14 @@ class Explanation:
             workers=int(meta.get("workers", 0)),
             notes=list(meta.get("notes", [])),
         )
+
+
+def newest_explanation(catalog: Any, model_version_id: int) -> Explanation | None:
+    """The newest stored explanation of a model version, if one was computed."""
+    from modeldesk.catalog.derived import list_derived, load_derived
+
+    for entry in list_derived(catalog, "explanation", model_version_id):
+        data = load_derived(catalog, entry.key)
+        if data is not None:
+            return Explanation.from_bytes(data)
+    return None

@@ -1,21 +1,13 @@
 """Parity: replay a capture's inputs through the exact model here and compare outputs.
 
-Per output and row, the error is judged as ``numpy.isclose`` does: a value is beyond
-tolerance when ``|device - lab| > atol + rtol * |lab|`` (or one side is NaN and the
-other not). The relative error divides by ``max(|lab|, atol)``: below ``atol`` the lab
-value is zero for this purpose, so a tiny value does not make a huge relative error.
-A decision flips when the class (argmax of a probability output, or the label output)
-differs, or a single probability lands on the other side of 0.5.
-
-The capture is a sample of what the device does: the shares of rows beyond tolerance
-and of flipped decisions carry Wilson intervals, and each is PASS only when its whole
-interval is within the limit (``max_flip_rate``), FAIL when wholly above, else
-INCONCLUSIVE.
+How values and decisions are compared is in :mod:`modeldesk.field.replay`. The capture
+is a sample of what the device does: the shares of rows beyond tolerance and of flipped
+decisions carry Wilson intervals, and each is PASS only when its whole interval is
+within the limit (``max_flip_rate``), FAIL when wholly above, else INCONCLUSIVE.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any
 
@@ -23,14 +15,13 @@ import numpy as np
 
 from modeldesk.catalog.store import Catalog
 from modeldesk.field.registry import Capture, capture_table, get_capture
-from modeldesk.progress import ProgressCallback, check_cancel, no_progress
+from modeldesk.field.replay import compare, number, replay
+from modeldesk.progress import ProgressCallback, no_progress
 
-__all__ = ["BATCH_ROWS", "WORST_ROWS", "parity", "tolerances_for"]
+__all__ = ["WORST_ROWS", "parity", "tolerances_for"]
 
-BATCH_ROWS = 65_536
 WORST_ROWS = 20
 TIME_WINDOWS = 12
-QUANTILES = (0.5, 0.9, 0.99)
 
 
 def tolerances_for(
@@ -58,95 +49,6 @@ def tolerances_for(
     return {**tolerances, "source": source}
 
 
-def _device_values(table: Any, name: str, width: int) -> np.ndarray:
-    names = [f"output:{name}"] if width == 1 and f"output:{name}" in table.column_names else [
-        f"output:{name}[{j}]" for j in range(width)
-    ]  # fmt: skip
-    return np.column_stack([_numbers(table.column(column)) for column in names])
-
-
-def _numbers(column: Any) -> np.ndarray:
-    import pyarrow as pa
-
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return np.asarray(column.to_pylist(), dtype=object)
-    return column.cast(pa.float64()).fill_null(np.nan).to_numpy()
-
-
-def _lab_values(value: Any, labels: list[str], rows: int) -> np.ndarray:
-    from modeldesk.debug.predict import probability_matrix
-
-    if isinstance(value, list):  # a ZipMap
-        return probability_matrix(value, labels)
-    array = np.asarray(value).reshape(rows, -1)
-    if array.dtype.kind in "USO":
-        return array.astype(object)
-    # A label output stays integer: that is how its decisions are told from scores.
-    return array.astype(np.int64) if array.dtype.kind in "iub" else array.astype(np.float64)
-
-
-def _decision(lab: np.ndarray) -> str | None:
-    """How a decision is read from this output, or None (a regression value)."""
-    if lab.dtype == object or lab.dtype.kind in "iub":
-        return "label"
-    if lab.shape[1] >= 2:
-        return "argmax"
-    finite = lab[np.isfinite(lab)]
-    if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0 and not _integers(finite):
-        return "threshold 0.5"
-    return None
-
-
-def _integers(values: np.ndarray) -> bool:
-    return bool(np.all(values == np.round(values)))
-
-
-def _compare(device: np.ndarray, lab: np.ndarray, atol: float, rtol: float) -> dict[str, Any]:
-    """Per row: largest absolute and relative error, and the excess over tolerance
-    (beyond tolerance when above 1)."""
-    if lab.dtype == object or device.dtype == object:
-        # Text labels either match or do not: a mismatch is infinitely far.
-        missed = np.where(np.all(device.astype(str) == lab.astype(str), axis=1), 0.0, np.inf)
-        return {"abs": missed, "rel": missed, "excess": missed}
-    difference = np.abs(device - lab)
-    one_nan = np.isnan(device) != np.isnan(lab)
-    difference = np.where(np.isnan(device) & np.isnan(lab), 0.0, difference)
-    difference = np.where(one_nan, np.inf, difference)
-    allowed = atol + rtol * np.abs(np.nan_to_num(lab))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        excess = np.where(allowed > 0, difference / allowed, np.where(difference > 0, np.inf, 0))
-        relative = difference / np.maximum(np.abs(np.nan_to_num(lab)), max(atol, 1e-12))
-    return {"abs": difference.max(axis=1), "rel": relative.max(axis=1),
-            "excess": excess.max(axis=1)}  # fmt: skip
-
-
-def _flips(device: np.ndarray, lab: np.ndarray, how: str | None) -> np.ndarray | None:
-    if how is None:
-        return None
-    if how == "label":
-        return np.any(device.astype(str) != lab.astype(str), axis=1) if lab.dtype == object else (
-            np.any(np.nan_to_num(device, nan=-1) != lab, axis=1)
-        )  # fmt: skip
-    if how == "argmax":
-        return np.argmax(np.nan_to_num(device, nan=-np.inf), axis=1) != np.argmax(lab, axis=1)
-    return (device[:, 0] >= 0.5) != (lab[:, 0] >= 0.5)
-
-
-def _distribution(values: np.ndarray) -> dict[str, float | None]:
-    finite = values[np.isfinite(values)]
-    points = np.quantile(values, QUANTILES) if values.size else [np.nan] * len(QUANTILES)
-    shown = {f"p{int(q * 100)}": _number(p) for q, p in zip(QUANTILES, points, strict=True)}
-    return shown | {
-        "max": _number(values.max()) if values.size else None,
-        "mean": _number(finite.mean()) if finite.size else None,
-    }
-
-
-def _number(value: Any) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else (None if np.isnan(value) else value)
-
-
 def _judged(count: int, rows: int, limit: float) -> dict[str, Any]:
     from modeldesk.delivery_stats import CONFIDENCE, wilson_interval
     from modeldesk.validate.stats import Interval, verdict_at_most
@@ -167,7 +69,7 @@ def _groups(keys: np.ndarray, beyond: np.ndarray, flipped: np.ndarray, worst: np
                 "rows": int(chosen.sum()),
                 "beyond": int(beyond[chosen].sum()),
                 "flips": int(flipped[chosen].sum()),
-                "max_abs_error": _number(worst[chosen].max()),
+                "max_abs_error": number(worst[chosen].max()),
             },
         )
 
@@ -177,8 +79,8 @@ def _worst(row: int, seconds: np.ndarray, worst_abs: np.ndarray, excess: np.ndar
     return {
         "row": int(row),
         "timestamp": float(seconds[row]),
-        "max_abs_error": _number(worst_abs[row]),
-        "tolerance_ratio": _number(excess[row]),
+        "max_abs_error": number(worst_abs[row]),
+        "tolerance_ratio": number(excess[row]),
         "beyond": bool(beyond[row]),
         "flipped": bool(flipped[row]),
     }
@@ -195,9 +97,6 @@ def parity(
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Replay capture ``capture_id`` through its model with ONNX Runtime; compare."""
-    from modeldesk.debug.feeds import feed_plan, make_feeds
-    from modeldesk.debug.predict import session_in
-    from modeldesk.field.read import CaptureColumns, column_infos
     from modeldesk.validate.stats import combine_verdicts
 
     capture = get_capture(catalog, capture_id)
@@ -207,44 +106,12 @@ def parity(
     )
     table = capture_table(catalog, capture)
     rows = table.num_rows
-    plan = feed_plan(model, CaptureColumns(capture.name, column_infos(table)), what="capture")
     names = list(capture.outputs)
-    labels = list(model.classes or model.facts.class_names or [])
-    lab_parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    with contextlib.ExitStack() as stack:
-        session = session_in(catalog, model, stack)
-        for start in range(0, rows, BATCH_ROWS):
-            check_cancel(cancel, f"replaying capture #{capture.id}")
-            stop = min(start + BATCH_ROWS, rows)
-            results = session.run(names, make_feeds(plan, table, start, stop))
-            for name, value in zip(names, results, strict=True):
-                lab_parts[name].append(_lab_values(value, labels, stop - start))
-            progress(stop, rows, f"replaying through {model.ref}")
-    beyond = np.zeros(rows, dtype=bool)
-    flipped = np.zeros(rows, dtype=bool)
-    worst_excess = np.zeros(rows)
-    worst_abs = np.zeros(rows)
-    outputs: dict[str, Any] = {}
-    for name in names:
-        lab = np.concatenate(lab_parts[name])
-        device = _device_values(table, name, capture.outputs[name])
-        compared = _compare(device, lab, limits["atol"], limits["rtol"])
-        how = _decision(lab)
-        flips = _flips(device, lab, how)
-        over = compared["excess"] > 1.0
-        beyond |= over
-        if flips is not None:
-            flipped |= flips
-        worst_excess = np.maximum(worst_excess, compared["excess"])
-        worst_abs = np.maximum(worst_abs, compared["abs"])
-        outputs[name] = {
-            "values_per_row": capture.outputs[name],
-            "decision": how,
-            "abs_error": _distribution(compared["abs"]),
-            "rel_error": _distribution(compared["rel"]),
-            "beyond_tolerance": int(over.sum()),
-            "flips": None if flips is None else int(flips.sum()),
-        }
+    labs = replay(catalog, model, table, names, capture_ref=f"#{capture.id}",
+                  progress=progress, cancel=cancel)  # fmt: skip
+    found = compare(table, capture.outputs, labs, limits["atol"], limits["rtol"])
+    beyond, flipped = found.beyond, found.flipped
+    worst_excess, worst_abs, outputs = found.worst_excess, found.worst_abs, found.outputs
     seconds = table.column("timestamp").to_numpy()
     edges = np.linspace(seconds[0], seconds[-1], TIME_WINDOWS + 1)
     window = np.clip(np.searchsorted(edges, seconds, side="right") - 1, 0, TIME_WINDOWS - 1)

@@ -152,22 +152,18 @@ def _evidence(catalog: Catalog, release: Release, report: GateReport) -> dict[st
 def _explanation(catalog: Catalog, release: Release) -> dict[str, Any] | None:
     """The top features by mean |SHAP| of the newest explanation of this version, if one
     was computed (the model card shows them; nothing is computed here)."""
-    from modeldesk.catalog.derived import list_derived, load_derived
-    from modeldesk.explain.result import Explanation
+    from modeldesk.explain.result import newest_explanation
 
-    for entry in list_derived(catalog, "explanation", release.model.id):
-        data = load_derived(catalog, entry.key)
-        if data is None:
-            continue
-        found = Explanation.from_bytes(data)
-        output = found.output_names[found.output_index(None)]
-        return {
-            "dataset": found.dataset, "method": found.method, "space": found.space,
-            "rows": len(found.rows), "output": output,
-            "top_features": [{"feature": name, "mean_abs_shap": value}
-                             for name, value in found.importance()[:TOP_FEATURES]],
-        }  # fmt: skip
-    return None
+    found = newest_explanation(catalog, release.model.id)
+    if found is None:
+        return None
+    output = found.output_names[found.output_index(None)]
+    return {
+        "dataset": found.dataset, "method": found.method, "space": found.space,
+        "rows": len(found.rows), "output": output,
+        "top_features": [{"feature": name, "mean_abs_shap": value}
+                         for name, value in found.importance()[:TOP_FEATURES]],
+    }  # fmt: skip
 
 
 def _contract(release: Release) -> dict[str, Any]:

@@ -143,6 +143,69 @@ def field_parity(
     return EXIT_CHECK_FAILED if found["verdict"] == "FAIL" else 0
 
 
+@field.command("which")
+@click.argument("capture_id", type=int, metavar="CAPTURE")
+@click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance (overrides).")
+@click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance (overrides).")
+@json_option
+@click.pass_obj
+def field_which(
+    state: CliState, capture_id: int, atol: float | None, rtol: float | None, as_json: bool
+) -> int:
+    """Which model CAPTURE's device really ran; exit 1 if not the one it names."""
+    from modeldesk.field.which import which_model
+
+    with progress_bar(f"matching capture #{capture_id}") as progress:
+        found = which_model(state.catalog(), capture_id, atol=atol, rtol=rtol, progress=progress)
+    if as_json:
+        echo_json(found)
+    else:
+        echo_table(
+            ["model", "beyond tolerance", "flips", "mean abs error", "max abs error"],
+            [[c["model"], f"{c['beyond_tolerance']:,} ({c['share_beyond']:.2%})", c["flips"],
+              _g(c["mean_abs_error"]), _g(c["max_abs_error"])] for c in found["candidates"]],
+        )  # fmt: skip
+        for skipped in found["skipped"]:
+            click.echo(f"not a candidate: {skipped['model']} ({skipped['why']})")
+        best, declared = found["best"], found["declared"]
+        if best is None:
+            click.echo(f"no model here matches the capture; it names {declared}")
+        else:
+            how = "clearly" if found["clear"] else "ambiguously (the capture cannot tell)"
+            named = "" if found["matches_declared"] else f"; the capture names {declared}"
+            click.echo(f"best match, {how}: {best}{named}")
+    return 0 if found["matches_declared"] else EXIT_CHECK_FAILED
+
+
+@field.command("drift")
+@click.argument("capture_id", type=int, metavar="CAPTURE")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
+              help="Features to list (text output; --json has them all).")  # fmt: skip
+@json_option
+@click.pass_obj
+def field_drift(state: CliState, capture_id: int, top: int, as_json: bool) -> None:
+    """Each feature of CAPTURE against the model's training data, ranked by importance."""
+    from modeldesk.field.drift_run import field_drift as measure
+
+    with progress_bar(f"measuring drift of capture #{capture_id}") as progress:
+        found = measure(state.catalog(), capture_id, progress=progress)
+    if as_json:
+        echo_json(found)
+        return
+    click.echo(
+        f"capture #{found['capture']} ({found['rows']:,} rows) against {found['reference']} "
+        f"({found['reference_rows']:,} rows); ranked by PSI x {found['weights']}"
+    )
+    rows = []
+    for item in found["features"][:top]:
+        test = item.get("ks") or item.get("chi_squared") or {}
+        effect = item["ks"]["statistic"] if "ks" in item else test.get("cramers_v")
+        rows.append([item["feature"], _g(item["psi"]), _g(item.get("js_distance")),
+                     _g(effect), _g(test.get("p_value")), item.get("direction", "-"),
+                     item["interpretation"]])  # fmt: skip
+    echo_table(["feature", "PSI", "JS", "KS D / V", "p", "shift", "reading"], rows)
+
+
 def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
