@@ -183,3 +183,74 @@ def test_a_model_without_training_data_is_refused(demo, run_cli, tmp_path):
     assert refused.code == 2
     assert "names no training dataset version" in refused.err
     assert len(refused.err.strip().splitlines()) == 1
+
+
+def test_estimated_accuracy_from_probabilities_and_realised_with_labels(demo, run_cli, tmp_path):
+    import onnxruntime as ort
+
+    field = _csv("breast-cancer-test.csv")
+    features = [n for n in field.column_names if n not in ("sample_id", "diagnosis")]
+    matrix = np.column_stack([field.column(n).to_numpy() for n in features]).astype(np.float32)
+    session = ort.InferenceSession(str(DEMO / "models" / "breast-cancer-v2.onnx"))
+    label, probabilities = session.run(None, {"X": matrix})
+    truth = field.column("diagnosis").to_numpy()
+    table = field.drop_columns(["diagnosis"]).append_column("label", pa.array(truth))
+    path = _capture(tmp_path, table, {"output:label": label,
+                    "output:probabilities[0]": probabilities[:, 0],
+                    "output:probabilities[1]": probabilities[:, 1]})  # fmt: skip
+    imported = run_cli("--catalog", demo.path, "field", "import", path, "--model",
+                       "breast-cancer@2", "--json")  # fmt: skip
+    capture = str(json.loads(imported.out)["id"])
+    shown = run_cli("--catalog", demo.path, "field", "estimate", capture, "--json")
+    assert shown.code == 0, shown.err
+    found = json.loads(shown.out)
+    confidence = probabilities.max(axis=1).astype(np.float64)
+    expected = confidence.mean()
+    spread = 1.959963984540054 * np.sqrt(np.sum(confidence * (1 - confidence))) / len(truth)
+    assert found["estimated"]["accuracy"] == pytest.approx(expected, rel=1e-6)
+    assert found["estimated"]["interval"] == pytest.approx([expected - spread, expected + spread])
+    positive = probabilities[:, 1].astype(np.float64)
+    chosen = positive >= 0.5
+    tp, fp = positive[chosen].sum(), (1 - positive[chosen]).sum()
+    assert found["estimated"]["precision"] == pytest.approx(tp / (tp + fp), rel=1e-6)
+    realised = found["realised"]
+    assert realised["accuracy"] == pytest.approx(np.mean(probabilities.argmax(1) == truth))
+    assert realised["rows"] == len(truth) and realised["labelled_share"] == 1.0
+    train = _csv("breast-cancer-train-v2.csv")
+    train_matrix = np.column_stack([train.column(n).to_numpy() for n in features])
+    _, train_probabilities = session.run(None, {"X": train_matrix.astype(np.float32)})
+    check = found["calibration_check"]
+    assert check["dataset"] == "breast-cancer-train@2"
+    assert check["estimated"]["accuracy"] == pytest.approx(
+        train_probabilities.max(axis=1).mean(), rel=1e-5
+    )
+    assert check["realised"]["accuracy"] == pytest.approx(
+        np.mean(train_probabilities.argmax(1) == train.column("diagnosis").to_numpy())
+    )
+    # Rows beyond the training range are warned about: the estimate was never calibrated there.
+    outside = float(np.mean(np.any((matrix < train_matrix.min(0)) | (matrix > train_matrix.max(0)),
+                                   axis=1)))  # fmt: skip
+    assert found["outside_training_range"] == pytest.approx(outside)
+    assert bool(found["warnings"]) == (outside > 0.05)
+    text = run_cli("--catalog", demo.path, "field", "estimate", capture)
+    assert "estimated accuracy:" in text.out and "realised accuracy:" in text.out
+
+
+def test_a_regressor_has_nothing_to_estimate(demo, run_cli, tmp_path):
+    import onnxruntime as ort
+
+    field = _csv("diabetes-test.csv")
+    features = [n for n in field.column_names if n not in ("sample_id", "progression")]
+    model = DEMO / "models" / "diabetes-v1.onnx"
+    session = ort.InferenceSession(str(model))
+    width = session.get_inputs()[0].shape[1]
+    matrix = np.column_stack([field.column(n).to_numpy() for n in features[:width]])
+    (value,) = session.run(None, {"X": matrix.astype(np.float32)})
+    table = pa.table({n: field.column(n) for n in features[:width]})
+    path = _capture(tmp_path, table, {"output:variable": value[:, 0]})
+    imported = run_cli("--catalog", demo.path, "field", "import", path, "--model", "diabetes@1",
+                       "--json")  # fmt: skip
+    assert imported.code == 0, imported.err
+    refused = run_cli("--catalog", demo.path, "field", "estimate",
+                      str(json.loads(imported.out)["id"]))  # fmt: skip
+    assert refused.code == 2 and "gives no class probabilities" in refused.err

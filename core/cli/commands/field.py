@@ -206,6 +206,37 @@ def field_drift(state: CliState, capture_id: int, top: int, as_json: bool) -> No
     echo_table(["feature", "PSI", "JS", "KS D / V", "p", "shift", "reading"], rows)
 
 
+def _span(figures: dict) -> str:
+    low, high = figures["interval"]
+    return f"{figures['accuracy']:.1%} (95 % interval {low:.1%} .. {high:.1%})"
+
+
+@field.command("estimate")
+@click.argument("capture_id", type=int, metavar="CAPTURE")
+@json_option
+@click.pass_obj
+def field_estimate(state: CliState, capture_id: int, as_json: bool) -> None:
+    """How accurate CAPTURE's model probably is in the field, from its probabilities."""
+    from modeldesk.field.estimate import estimate_performance
+
+    with progress_bar(f"estimating capture #{capture_id}") as progress:
+        found = estimate_performance(state.catalog(), capture_id, progress=progress)
+    if as_json:
+        echo_json(found)
+        return
+    click.echo(f"capture #{found['capture']} ({found['rows']:,} rows) of {found['model']}")
+    click.echo("estimated accuracy: " + _span(found["estimated"]))
+    if found["realised"]:
+        click.echo("realised accuracy:  " + _span(found["realised"]) +
+                   f" on the {found['realised']['rows']:,} labelled rows")  # fmt: skip
+    check = found["calibration_check"]
+    if check:
+        click.echo(f"on {check['dataset']}: estimated {check['estimated']['accuracy']:.1%}, "
+                   f"realised {check['realised']['accuracy']:.1%}")  # fmt: skip
+    for warning in found["warnings"]:
+        click.echo(f"warning: {warning}")
+
+
 def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
