@@ -14,15 +14,14 @@ EPSILON = 1e-15
 CALIBRATION_BINS = 10
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
+def average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks, ties sharing their average rank."""
     order = np.argsort(values, kind="mergesort")
     ordered = values[order]
     ranks = np.empty(len(values), dtype=np.float64)
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     ends = np.r_[starts[1:], len(values)]
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
     return ranks
 
 
@@ -32,7 +31,7 @@ def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
     negatives = len(positive) - positives
     if positives == 0 or negatives == 0:
         return None
-    ranks = _average_ranks(scores)
+    ranks = average_ranks(scores)
     return float(
         (ranks[positive].sum() - positives * (positives + 1) / 2) / (positives * negatives)
     )

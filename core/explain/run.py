@@ -32,7 +32,7 @@ from modeldesk.explain.result import Explanation
 from modeldesk.explain.trees import TreeEnsemble
 from modeldesk.progress import ProgressCallback, Stage, no_progress
 
-__all__ = ["check_additivity", "estimate", "estimate_request", "explain"]
+__all__ = ["check_additivity", "estimate", "estimate_request", "explain", "explain_matrix"]
 
 _SPACES = {"LOGISTIC": "margin (log-odds)", "SOFTMAX": "margin (softmax logits)"}
 # Tree values are checked against ONNX Runtime on this many rows, to within this
@@ -148,6 +148,26 @@ def explain(
         summary={"space": result.space, "outputs": result.output_names},
         seconds=result.seconds,
     )
+    return result
+
+
+def explain_matrix(
+    catalog: Catalog,
+    plan: ExplainPlan,
+    data: np.ndarray,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> Explanation:
+    """SHAP values of rows that are not in a dataset version (a field capture's), as
+    ``plan`` decided (its method, background and perturbation); nothing is stored.
+    ``data`` holds the plan's feature columns; the result's ``rows`` number it from 0."""
+    background_rows, every = _background(catalog, plan)
+    if plan.method == "tree":
+        result = _explain_trees(plan, data, background_rows, every, progress, cancel)
+    else:
+        result = _explain_agnostic(catalog, plan, data, background_rows, progress, cancel)
+    result.rows = np.arange(len(data), dtype=np.int64)
     return result
 
 

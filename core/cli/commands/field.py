@@ -237,6 +237,31 @@ def field_estimate(state: CliState, capture_id: int, as_json: bool) -> None:
         click.echo(f"warning: {warning}")
 
 
+@field.command("triage")
+@click.argument("capture_id", type=int, metavar="CAPTURE")
+@click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="How many rows to list.")  # fmt: skip
+@json_option
+@click.pass_obj
+def field_triage(state: CliState, capture_id: int, top: int, as_json: bool) -> None:
+    """The rows of CAPTURE to look at first: parity error, out-of-range values, doubt."""
+    from modeldesk.field.triage import triage
+
+    with progress_bar(f"triaging capture #{capture_id}") as progress:
+        found = triage(state.catalog(), capture_id, top=top, progress=progress)
+    if as_json:
+        echo_json(found)
+        return
+    rows = [[item["row"], f"{item['score']:.3f}", "; ".join(item["reasons"]),
+             f"{item['nearest_training_row']['dataset']} row "
+             f"{item['nearest_training_row']['row']} "
+             f"({item['nearest_training_row']['distance_in_std']:.2f} std away)"]
+            for item in found["triage"]]  # fmt: skip
+    echo_table(["row", "score", "why", "nearest training row"], rows)
+    if found["explanations_missing"]:
+        click.echo(f"no explanations: {found['explanations_missing']}")
+
+
 def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
