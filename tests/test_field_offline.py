@@ -45,6 +45,8 @@ CHILD = textwrap.dedent(
                              "--model", "breast-cancer@2"])}
     for command in ("parity", "which", "drift", "estimate", "triage"):
         codes[command] = main(["--catalog", catalog, "field", command, "1", "--json"])
+    codes["report"] = main(["--catalog", catalog, "field", "report", "1", "--out",
+                            path + ".report.html"])
     print(json.dumps({"reachable": reachable, "events": events, "codes": codes}))
     """
 )
@@ -90,6 +92,7 @@ def test_import_and_every_analysis_run_without_a_network(demo, tmp_path):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["reachable"] is False  # the namespace really has no network
     assert report["events"] == []
+    assert "<h2>Parity: " in (tmp_path / "field.csv.report.html").read_text()
     # Parity is exact (the capture holds the lab's own outputs), so each command succeeds;
     # which exits 1 only when the model is not the one named.
     assert report["codes"] == {
@@ -99,4 +102,5 @@ def test_import_and_every_analysis_run_without_a_network(demo, tmp_path):
         "drift": 0,
         "estimate": 0,
         "triage": 0,
+        "report": 0,
     }

@@ -78,3 +78,56 @@ def test_the_rows_to_look_at_first_come_with_their_nearest_training_row(demo, ru
     assert abs(margin - np.log(probability / (1 - probability))) < 1e-3
     text = run_cli("--catalog", demo.path, "field", "triage", capture, "--top", "3")
     assert "nearest training row" in text.out and "std away" in text.out
+
+
+def test_the_report_is_one_self_contained_file_with_every_analysis(demo, run_cli, tmp_path):
+    import re
+
+    table = pa_csv.read_csv(DEMO / "data" / "breast-cancer-test.csv")
+    features = [n for n in table.column_names if n not in ("sample_id", "diagnosis")]
+    matrix = np.column_stack([table.column(n).to_numpy() for n in features]).astype(np.float32)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(DEMO / "models" / "breast-cancer-v3.onnx"), options)
+    _label, probabilities = session.run(None, {"X": matrix})
+    columns = {n: matrix[:, j] for j, n in enumerate(features)}
+    columns |= {"output:probabilities[0]": probabilities[:, 0],
+                "output:probabilities[1]": probabilities[:, 1],
+                "timestamp": np.arange(len(matrix)) + 1.8e9}  # fmt: skip
+    folder = tmp_path / "device"
+    folder.mkdir()
+    pa_csv.write_csv(pa.table(columns), folder / "field.csv")
+    hostile = "<script>alert('x')</script> tablet"
+    (folder / "capture.json").write_text(json.dumps({"profile": "ward-tablet", "device": hostile}))
+    imported = run_cli("--catalog", demo.path, "field", "import", folder / "field.csv",
+                       "--model", REF, "--json")  # fmt: skip
+    assert imported.code == 0, imported.err
+    capture = str(json.loads(imported.out)["id"])
+
+    page = tmp_path / "report.html"
+    made = run_cli("--catalog", demo.path, "field", "report", capture, "--out", page)
+    assert made.code == 0, made.err
+    text = page.read_text()
+    for title in ("Parity: ", "Which model: best breast-cancer@3", "Drift against",
+                  "Estimated performance", "Rows to look at first"):  # fmt: skip
+        assert title in text
+    assert hostile not in text and html_escaped(hostile) in text
+    # Nothing to fetch: no script, no link, no image source; the only URL is SVG's namespace.
+    assert not re.search(r"<script|\bsrc=|\bhref=|url\(|@import", text)
+    assert set(re.findall(r"https?://[^\s\"'<>]+", text)) == {"http://www.w3.org/2000/svg"}
+    assert text.count("<svg") >= 1
+    notes = tmp_path / "report.md"
+    assert run_cli("--catalog", demo.path, "field", "report", capture, "--out", notes).code == 0
+    markdown = notes.read_text()
+    assert "## Parity: " in markdown and "| feature | PSI |" in markdown
+    wrong = run_cli("--catalog", demo.path, "field", "report", capture, "--out", tmp_path / "r.pdf")
+    assert wrong.code == 2 and not (tmp_path / "r.pdf").exists()
+    bad = run_cli("--catalog", demo.path, "field", "import", folder / "field.csv", "--model", REF,
+                  "--device", "tablet\x1b[2J")  # fmt: skip
+    assert bad.code == 2 and "--device must be printable text" in bad.err
+
+
+def html_escaped(text: str) -> str:
+    import html
+
+    return html.escape(text)

@@ -31,6 +31,7 @@ __all__ = [
     "SUFFIXES",
     "CaptureColumns",
     "CaptureTable",
+    "check_device",
     "column_infos",
     "output_width",
     "read_capture",
@@ -67,6 +68,12 @@ class CaptureTable:
     warnings: list[str] = field(default_factory=list)
 
 
+def check_device(name: str, where: str) -> None:
+    """A device name is shown in reports and tables: printable text, 200 characters at most."""
+    if len(name) > 200 or not name.isprintable():
+        raise DataFileError(f"{where} must be printable text of 200 characters at most")
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     """``capture.json`` beside ``path`` (empty when there is none), checked."""
     manifest_path = path.parent / MANIFEST
@@ -85,6 +92,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
         value = manifest.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise DataFileError(f"{manifest_path}: {key!r} must be a {kind.__name__}")
+    profile = manifest.get("profile")
+    if profile and not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", profile):
+        raise DataFileError(f"{manifest_path}: 'profile' is not a profile name ({profile[:40]!r})")
+    if manifest.get("device"):
+        check_device(manifest["device"], f"{manifest_path}: 'device'")
     sha = manifest.get("model_sha256")
     if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", sha):
         raise DataFileError(f"{manifest_path}: 'model_sha256' is not a sha256 hex digest")

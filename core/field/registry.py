@@ -137,9 +137,11 @@ def import_capture(
     import pyarrow.parquet as pq
 
     from modeldesk.catalog.blobs import hash_file
-    from modeldesk.field.read import read_manifest
+    from modeldesk.field.read import check_device, read_manifest
 
     path = Path(path)
+    if device is not None:
+        check_device(device, "--device")
     if not path.is_file():
         raise BadInputError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     manifest = read_manifest(path)

@@ -262,6 +262,33 @@ def field_triage(state: CliState, capture_id: int, top: int, as_json: bool) -> N
         click.echo(f"no explanations: {found['explanations_missing']}")
 
 
+@field.command("report")
+@click.argument("capture_id", type=int, metavar="CAPTURE")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              metavar="FILE.html|FILE.md", help="Where to write the report.")  # fmt: skip
+@json_option
+@click.pass_obj
+def field_report(state: CliState, capture_id: int, out: Path, as_json: bool) -> None:
+    """Every analysis of CAPTURE in one file: self-contained HTML, or Markdown."""
+    from modeldesk.field.report import build_report, render_html, render_markdown
+
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".htm", ".md"):
+        raise click.BadParameter("write FILE.html or FILE.md", param_hint="--out")
+    with progress_bar(f"reporting on capture #{capture_id}") as progress:
+        report = build_report(state.catalog(), capture_id, progress=progress)
+    text = render_markdown(report) if suffix == ".md" else render_html(report)
+    partial = out.with_name(out.name + ".part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(out)
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(f"wrote {out}")
+    if report["mark_failed"]:
+        click.echo(f"to record the failure: {report['mark_failed']}")
+
+
 def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
