@@ -89,8 +89,9 @@ def test_an_approved_release_ships_as_a_bundle_that_verifies(shipped, tmp_path):
     assert bundle.name == "bc-1-r1.mdrel" and not list(bundle.parent.glob("*.partial"))
     assert get_release(demo, release_id).state == "packaged"
     names = zipfile.ZipFile(bundle).namelist()
-    assert names == ["model/breast-cancer-v2.onnx", "model.sig", "MODEL_CARD.md",
-                     "manifest.json", "attestation.dsse.json"]  # fmt: skip
+    assert names == ["model/breast-cancer-v2.onnx", "model.sig", "reference/profile.json",
+                     "reference/sample.parquet", "MODEL_CARD.md", "manifest.json",
+                     "attestation.dsse.json"]  # fmt: skip
     verified = verify_bundle(bundle, load_keys(keys), extract=tmp_path / "device")
     assert (verified.model, verified.version, verified.counter) == ("bc", 1, 1)
     assert verified.author.startswith("bob (") and verified.approvers[0].startswith("carol (")

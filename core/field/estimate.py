@@ -23,7 +23,7 @@ from modeldesk.errors import BadInputError
 from modeldesk.field.registry import capture_table, get_capture
 from modeldesk.progress import ProgressCallback, no_progress
 
-__all__ = ["OUTSIDE_WARNING_SHARE", "estimate_performance"]
+__all__ = ["OUTSIDE_WARNING_SHARE", "calibration_check", "estimate_performance"]
 
 Z = 1.959963984540054
 OUTSIDE_WARNING_SHARE = 0.05  # warn when more rows than this leave the training range
@@ -89,16 +89,45 @@ def _outside_share(table: Any, reference: dict[str, Any]) -> float:
     return float(outside.mean())
 
 
+def calibration_check(catalog: Catalog, model: Any, dataset: Any, table: Any) -> dict | None:
+    """Estimated against realised accuracy on ``dataset`` (rows ``table``), when it is
+    labelled and the model gives probabilities; else None."""
+    from modeldesk.debug.predict import predict_versions
+
+    if not dataset.label:
+        return None
+    known = predict_versions(catalog, model, dataset, table=table)
+    if known.probabilities is None or known.y_true is None:
+        return None
+    return {"dataset": dataset.ref, "estimated": _estimated(known.probabilities),
+            "realised": _realised(known.probabilities, known.y_true)}  # fmt: skip
+
+
+def _bundled_check(check: Any, where: str) -> dict | None:
+    """A bundle's calibration check, if it is well formed (it is untrusted input)."""
+    if check is None:
+        return None
+    try:
+        for part in ("estimated", "realised"):
+            accuracy, (low, high) = check[part]["accuracy"], check[part]["interval"]
+            if not all(isinstance(v, int | float) and 0 <= v <= 1 for v in (accuracy, low, high)):
+                raise TypeError(part)
+        return {"dataset": str(check["dataset"]), "estimated": check["estimated"],
+                "realised": check["realised"]}  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        raise BadInputError(f"{where}: its calibration check is malformed") from None
+
+
 def estimate_performance(
     catalog: Catalog,
     capture_id: int,
     *,
+    bundle: Any = None,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Estimated (and, with labels, realised) accuracy of capture ``capture_id``'s model."""
     from modeldesk.datasets.registry import get_dataset_version, read_rows
-    from modeldesk.debug.predict import predict_versions
     from modeldesk.field.drift_run import model_reference
     from modeldesk.field.replay import replay
 
@@ -111,7 +140,7 @@ def estimate_performance(
     probabilities = replay(catalog, model, table, [name], capture_ref=f"#{capture.id}",
                            progress=progress, cancel=cancel)[name]  # fmt: skip
     warnings: list[str] = []
-    reference = model_reference(catalog, model, capture.features)
+    reference = model_reference(catalog, model, capture.features, bundle)
     outside = _outside_share(table, reference)
     if outside > OUTSIDE_WARNING_SHARE:
         warnings.append(
@@ -119,13 +148,11 @@ def estimate_performance(
             "the probabilities there were never calibrated, so the estimate may be off"
         )
     # Calibration check: estimated against realised on the labelled training data.
-    dataset = get_dataset_version(catalog, reference["dataset"])
-    check = None
-    if dataset.label:
-        known = predict_versions(catalog, model, dataset, table=read_rows(catalog, dataset))
-        if known.probabilities is not None and known.y_true is not None:
-            check = {"dataset": dataset.ref, "estimated": _estimated(known.probabilities),
-                     "realised": _realised(known.probabilities, known.y_true)}  # fmt: skip
+    if bundle is not None:
+        check = _bundled_check(reference.get("calibration_check"), f"--bundle {bundle}")
+    else:
+        dataset = get_dataset_version(catalog, reference["dataset"])
+        check = calibration_check(catalog, model, dataset, read_rows(catalog, dataset))
     result: dict[str, Any] = {
         "capture": capture.id,
         "model": model.ref,
@@ -133,6 +160,7 @@ def estimate_performance(
         "output": name,
         "estimated": _estimated(probabilities),
         "outside_training_range": outside,
+        "reference_source": reference["source"],
         "calibration_check": check,
         "warnings": warnings,
         "realised": None,

@@ -25,6 +25,7 @@ __all__ = [
     "build_reference",
     "feature_values",
     "is_numeric",
+    "sample_indices",
 ]
 
 SAMPLE_ROWS = 10_000
@@ -107,13 +108,19 @@ def _text_profile(column: Any) -> dict[str, Any]:
             "categories": kept, "other": int(other)}  # fmt: skip
 
 
+def sample_indices(rows: int) -> np.ndarray:
+    """The rows of the exact sample (up to ``SAMPLE_ROWS``, fixed seed), in order."""
+    chosen = np.random.default_rng(SEED).choice(rows, size=min(rows, SAMPLE_ROWS), replace=False)
+    chosen.sort()
+    return chosen
+
+
 def build_reference(
     table: pa.Table, features: list[str], *, image: bool, dataset: str, ranges: dict[str, Any]
 ) -> dict[str, Any]:
     """The reference profile of ``table``'s ``features`` (see the module)."""
     rows = table.num_rows
-    chosen = np.random.default_rng(SEED).choice(rows, size=min(rows, SAMPLE_ROWS), replace=False)
-    chosen.sort()
+    chosen = sample_indices(rows)
     values = feature_values(table, features, image)
     sampled = feature_values(table.take(pa.array(chosen)), features, image)
     profiles: dict[str, Any] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import threading
+from pathlib import Path
 from typing import Any
 
 from modeldesk.catalog.store import Catalog
@@ -26,10 +27,12 @@ def build_report(
     catalog: Catalog,
     capture_id: int,
     *,
+    bundle: Path | None = None,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Run parity, which, drift, estimate (classifiers) and triage on one capture."""
+    """Run parity, which, drift, estimate (classifiers) and triage on one capture (the
+    last three against release bundle ``bundle``'s reference, when given)."""
     from modeldesk.errors import BadInputError
     from modeldesk.field.drift_run import field_drift
     from modeldesk.field.estimate import estimate_performance
@@ -39,13 +42,20 @@ def build_report(
     from modeldesk.field.which import which_model
 
     capture = get_capture(catalog, capture_id)
-    steps = [("parity", parity), ("which", which_model), ("drift", field_drift),
-             ("estimate", estimate_performance), ("triage", triage)]  # fmt: skip
+    if bundle is not None:  # a bundle that does not verify stops the report, not one step
+        from modeldesk.field.bundled import bundle_reference
+
+        bundle_reference(catalog, bundle, capture.model)
+    steps: list[tuple[str, Any]] = [
+        ("parity", parity), ("which", which_model), ("drift", field_drift),
+        ("estimate", estimate_performance), ("triage", triage),
+    ]  # fmt: skip
     report: dict[str, Any] = {"capture": capture.to_dict(), "skipped": {}}
     for index, (name, analysis) in enumerate(steps):
         stage = Stage(progress, index / len(steps), (index + 1) / len(steps))
         try:
-            report[name] = analysis(catalog, capture_id, progress=stage, cancel=cancel)
+            extra = {"bundle": bundle} if name in ("drift", "estimate", "triage") else {}
+            report[name] = analysis(catalog, capture_id, progress=stage, cancel=cancel, **extra)
         except BadInputError as error:  # e.g. no probabilities to estimate from
             report[name] = None
             report["skipped"][name] = str(error)

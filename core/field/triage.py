@@ -14,6 +14,7 @@ method and background), so a field row's waterfall can be read beside the lab's.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,7 @@ def triage(
     capture_id: int,
     *,
     top: int = DEFAULT_TOP,
+    bundle: Any = None,
     progress: ProgressCallback = no_progress,
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
@@ -83,7 +85,8 @@ def triage(
     from modeldesk.datasets.registry import get_dataset_version, read_rows
     from modeldesk.debug.feeds import feature_matrix, feed_plan
     from modeldesk.debug.predict import output_positions
-    from modeldesk.field.drift_run import model_reference
+    from modeldesk.field.bundled import bundle_reference
+    from modeldesk.field.drift_run import bundled_profile, model_reference
     from modeldesk.field.parity import tolerances_for
     from modeldesk.field.read import CaptureColumns, column_infos
     from modeldesk.field.replay import compare, number, replay
@@ -101,7 +104,11 @@ def triage(
     found = compare(table, capture.outputs, labs, limits["atol"], limits["rtol"])
     plan = feed_plan(model, CaptureColumns(f"#{capture.id}", column_infos(table)), what="capture")
     matrix = feature_matrix(plan, table, 0, table.num_rows)
-    reference = model_reference(catalog, model, list(plan.columns))
+    bundled = None if bundle is None else bundle_reference(catalog, bundle, model)
+    if bundled is not None:
+        reference = bundled_profile(bundled, list(plan.columns))
+    else:
+        reference = model_reference(catalog, model, list(plan.columns))
     # Image models are profiled per image, not per pixel: no pixel is "out of range".
     profiles = reference["features"]
     numeric = [n for n in plan.columns if profiles.get(n, {}).get("kind") == "number"]
@@ -111,14 +118,25 @@ def triage(
     excess = np.minimum(np.nan_to_num(found.worst_excess, posinf=1e12), 1e12)
     score = (_ranks(excess) + _ranks(outside.sum(axis=1)) + _ranks(uncertainty)) / 3
     order = np.lexsort((-score, ~found.beyond))[:top]
-    dataset = get_dataset_version(catalog, reference["dataset"])
-    train = feature_matrix(plan, read_rows(catalog, dataset), 0, dataset.rows)
+    if bundled is not None:  # the bundle's exact sample stands in for the training rows
+        training = f"{reference['dataset']} (the sample in {Path(bundle).name})"
+        train = feature_matrix(plan, bundled.sample, 0, bundled.sample.num_rows)
+    else:
+        dataset = get_dataset_version(catalog, reference["dataset"])
+        training = dataset.ref
+        train = feature_matrix(plan, read_rows(catalog, dataset), 0, dataset.rows)
     scale = np.nanstd(train, axis=0)
     scale[~(scale > 0)] = 1.0
     nearest, distance = _nearest(train, matrix[order], scale)
-    explanation, why_not = _explained(
-        catalog, model, dataset.ref, np.vstack([matrix[order], train[nearest]]), cancel
+    explanation: Any = None
+    why_not: str | None = (
+        f"SHAP explanations need the training data {reference['dataset']} in this "
+        "catalog (its background); the bundle carries only its profile and sample"
     )
+    if bundled is None:
+        explanation, why_not = _explained(
+            catalog, model, training, np.vstack([matrix[order], train[nearest]]), cancel
+        )
     rows = []
     for place, row in enumerate(order.tolist()):
         reasons = []
@@ -140,7 +158,7 @@ def triage(
             "reasons": reasons,
             "values": dict(zip(plan.columns, matrix[row].tolist(), strict=True)),
             "nearest_training_row": {
-                "dataset": dataset.ref,
+                "dataset": training,
                 "row": int(nearest[place]),
                 "distance_in_std": float(distance[place]),
             },

@@ -188,6 +188,21 @@ def _runtime(catalog: Catalog, release: Release) -> dict[str, Any]:
     }
 
 
+def _add_reference(catalog: Catalog, model: Any, archive: zipfile.ZipFile,
+                   files: dict[str, dict[str, Any]]) -> dict[str, Any] | None:  # fmt: skip
+    """Add the training data's reference profile and sample (what field drift, estimate
+    and triage read offline); what the manifest says of them."""
+    from modeldesk.field.bundled import reference_entries
+
+    found = reference_entries(catalog, model)
+    if found is None:
+        return None
+    entries, summary = found
+    for name, data in entries.items():
+        files[name] = dict(zip(("sha256", "size"), add_entry(archive, name, data), strict=True))
+    return summary
+
+
 def signed_envelope(
     signer: SigningKey, subjects: dict[str, str], predicate_type: str, predicate: dict[str, Any]
 ) -> bytes:
@@ -304,6 +319,8 @@ def package_release(
             files[MODEL_SIG] = dict(
                 zip(("sha256", "size"), add_entry(archive, MODEL_SIG, sig), strict=True)
             )
+            progress(len(sources), len(sources) + 3, "profiling the training data")
+            reference = _add_reference(catalog, model, archive, files)
             manifest = {
                 "format": BUNDLE_FORMAT,
                 "model": model.name,
@@ -316,6 +333,7 @@ def package_release(
                 **_evidence(catalog, release, report),
                 "explanation": _explanation(catalog, release),
                 "contract": _contract(release),
+                "reference": reference,
                 "runtime": _runtime(catalog, release),
                 "policy": release.policy.policy.text if release.policy else None,
                 "approvals_required": release.policy.policy.approvals if release.policy else 1,

@@ -13,6 +13,14 @@ import click
 from modeldesk.cli.output import echo_json, echo_table, progress_bar
 from modeldesk.cli.state import EXIT_CHECK_FAILED, CliState, json_option
 
+bundle_option = click.option(
+    "--bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.mdrel",
+    help="Read the training data's reference from this release bundle (verified with the "
+    "catalog's keys), for a catalog without the training data.",
+)
+
 
 @click.group()
 def field() -> None:
@@ -178,22 +186,26 @@ def field_which(
 
 
 @field.command("drift")
+@bundle_option
 @click.argument("capture_id", type=int, metavar="CAPTURE")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True,
               help="Features to list (text output; --json has them all).")  # fmt: skip
 @json_option
 @click.pass_obj
-def field_drift(state: CliState, capture_id: int, top: int, as_json: bool) -> None:
+def field_drift(
+    state: CliState, capture_id: int, top: int, bundle: Path | None, as_json: bool
+) -> None:
     """Each feature of CAPTURE against the model's training data, ranked by importance."""
     from modeldesk.field.drift_run import field_drift as measure
 
     with progress_bar(f"measuring drift of capture #{capture_id}") as progress:
-        found = measure(state.catalog(), capture_id, progress=progress)
+        found = measure(state.catalog(), capture_id, bundle=bundle, progress=progress)
     if as_json:
         echo_json(found)
         return
     click.echo(
-        f"capture #{found['capture']} ({found['rows']:,} rows) against {found['reference']} "
+        f"capture #{found['capture']} ({found['rows']:,} rows) against "
+        f"{found['reference_source']} "
         f"({found['reference_rows']:,} rows); ranked by PSI x {found['weights']}"
     )
     rows = []
@@ -212,15 +224,16 @@ def _span(figures: dict) -> str:
 
 
 @field.command("estimate")
+@bundle_option
 @click.argument("capture_id", type=int, metavar="CAPTURE")
 @json_option
 @click.pass_obj
-def field_estimate(state: CliState, capture_id: int, as_json: bool) -> None:
+def field_estimate(state: CliState, capture_id: int, bundle: Path | None, as_json: bool) -> None:
     """How accurate CAPTURE's model probably is in the field, from its probabilities."""
     from modeldesk.field.estimate import estimate_performance
 
     with progress_bar(f"estimating capture #{capture_id}") as progress:
-        found = estimate_performance(state.catalog(), capture_id, progress=progress)
+        found = estimate_performance(state.catalog(), capture_id, bundle=bundle, progress=progress)
     if as_json:
         echo_json(found)
         return
@@ -238,17 +251,20 @@ def field_estimate(state: CliState, capture_id: int, as_json: bool) -> None:
 
 
 @field.command("triage")
+@bundle_option
 @click.argument("capture_id", type=int, metavar="CAPTURE")
 @click.option("--top", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="How many rows to list.")  # fmt: skip
 @json_option
 @click.pass_obj
-def field_triage(state: CliState, capture_id: int, top: int, as_json: bool) -> None:
+def field_triage(
+    state: CliState, capture_id: int, top: int, bundle: Path | None, as_json: bool
+) -> None:
     """The rows of CAPTURE to look at first: parity error, out-of-range values, doubt."""
     from modeldesk.field.triage import triage
 
     with progress_bar(f"triaging capture #{capture_id}") as progress:
-        found = triage(state.catalog(), capture_id, top=top, progress=progress)
+        found = triage(state.catalog(), capture_id, top=top, bundle=bundle, progress=progress)
     if as_json:
         echo_json(found)
         return
@@ -263,12 +279,15 @@ def field_triage(state: CliState, capture_id: int, top: int, as_json: bool) -> N
 
 
 @field.command("report")
+@bundle_option
 @click.argument("capture_id", type=int, metavar="CAPTURE")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               metavar="FILE.html|FILE.md", help="Where to write the report.")  # fmt: skip
 @json_option
 @click.pass_obj
-def field_report(state: CliState, capture_id: int, out: Path, as_json: bool) -> None:
+def field_report(
+    state: CliState, capture_id: int, out: Path, bundle: Path | None, as_json: bool
+) -> None:
     """Every analysis of CAPTURE in one file: self-contained HTML, or Markdown."""
     from modeldesk.field.report import build_report, render_html, render_markdown
 
@@ -276,7 +295,7 @@ def field_report(state: CliState, capture_id: int, out: Path, as_json: bool) -> 
     if suffix not in (".html", ".htm", ".md"):
         raise click.BadParameter("write FILE.html or FILE.md", param_hint="--out")
     with progress_bar(f"reporting on capture #{capture_id}") as progress:
-        report = build_report(state.catalog(), capture_id, progress=progress)
+        report = build_report(state.catalog(), capture_id, bundle=bundle, progress=progress)
     text = render_markdown(report) if suffix == ".md" else render_html(report)
     partial = out.with_name(out.name + ".part")
     partial.write_text(text, encoding="utf-8")
