@@ -43,6 +43,8 @@ class _Numbers:
     grid: np.ndarray = field(init=False)
     codes: np.ndarray = field(init=False)  # 2i: below grid[i]; 2i + 1: equal to grid[i]
     psi_counts: np.ndarray = field(init=False)
+    psi_edges: np.ndarray = field(init=False)
+    display_edges: np.ndarray = field(init=False)
     display_counts: np.ndarray = field(init=False)
     rows: int = 0
     missing: int = 0
@@ -53,6 +55,8 @@ class _Numbers:
 
     def __post_init__(self) -> None:
         self.grid = np.asarray(self.profile["grid"], dtype=np.float64)
+        self.psi_edges = np.asarray(self.profile["psi_edges"], dtype=np.float64)
+        self.display_edges = np.asarray(self.profile["display_edges"], dtype=np.float64)
         self.codes = np.zeros(2 * len(self.grid) + 1, dtype=np.int64)
         self.psi_counts = np.zeros(len(self.profile["psi_edges"]) + 1, dtype=np.int64)
         self.display_counts = np.zeros(len(self.profile["display_counts"]), dtype=np.int64)
@@ -66,15 +70,21 @@ class _Numbers:
         self.missing += len(values) - len(present)
         grid = self.grid
         left = np.searchsorted(present, grid, side="left")
-        right = np.searchsorted(present, grid, side="right")
+        # Most reference points of a continuous feature are nowhere in the batch: search
+        # again, for the end of each run of equal values, only where one starts.
+        right = left.copy()
+        found = np.flatnonzero(left < len(present))
+        equal = found[present[left[found]] == grid[found]]
+        if len(equal):
+            right[equal] = np.searchsorted(present, grid[equal], side="right")
         self.codes[1::2] += right - left  # equal to grid[i]
         # Strictly between grid[i - 1] and grid[i] (and above the last point).
         self.codes[0::2] += np.concatenate([left, [len(present)]]) - np.concatenate([[0], right])
         # The reference's bins count edges[k - 1] <= x < edges[k].
-        edges = np.searchsorted(present, self.profile["psi_edges"], side="left")
+        edges = np.searchsorted(present, self.psi_edges, side="left")
         self.psi_counts += np.diff(np.concatenate([[0], edges, [len(present)]]))
-        display = np.searchsorted(present, self.profile["display_edges"], side="left")
-        display[-1] = np.searchsorted(present, self.profile["display_edges"][-1], side="right")
+        display = np.searchsorted(present, self.display_edges, side="left")
+        display[-1] = np.searchsorted(present, self.display_edges[-1], side="right")
         self.display_counts += np.diff(display)
         low, high = grid[0], grid[-1]
         self.below_sum += float(np.sum(low - present[: left[0]]))
@@ -216,6 +226,35 @@ def interpret(measures: dict[str, Any]) -> str:
     return f"{size} drift"
 
 
+class DriftRun:
+    """Every feature's running drift measures against ``reference``, fed batch by batch."""
+
+    def __init__(self, reference: dict[str, Any]) -> None:
+        self.reference = reference
+        self.running: dict[str, Any] = {
+            name: _Numbers(profile) if profile["kind"] == "number" else _Categories(profile)
+            for name, profile in reference["features"].items()
+            if not profile.get("empty")
+        }
+
+    def add(self, table: Any) -> None:
+        """Count one batch (an Arrow table holding the reference's columns)."""
+        values = feature_values(table, self.reference["columns"], self.reference["image"])
+        for name, accumulator in self.running.items():
+            accumulator.add(values[name])
+
+    def ranked(self, weights: dict[str, float]) -> list[dict[str, Any]]:
+        """Every feature's measures, ranked by PSI times ``weights[feature]``."""
+        ranked = []
+        for name, accumulator in self.running.items():
+            measures = accumulator.measures()
+            weight = weights.get(name, 0.0)
+            ranked.append({"feature": name, **measures, "interpretation": interpret(measures),
+                           "weight": weight, "score": measures["psi"] * weight})  # fmt: skip
+        ranked.sort(key=lambda item: -item["score"])
+        return ranked
+
+
 def drift_against(
     reference: dict[str, Any],
     batches: Any,
@@ -227,26 +266,11 @@ def drift_against(
 ) -> list[dict[str, Any]]:
     """Every feature's drift measures, streaming ``batches`` (Arrow record batches with
     the feature columns); ranked by PSI times ``weights[feature]``."""
-    features = reference["features"]
-    running: dict[str, Any] = {
-        name: _Numbers(profile) if profile["kind"] == "number" else _Categories(profile)
-        for name, profile in features.items()
-        if not profile.get("empty")
-    }
-    columns = reference["columns"]
+    run = DriftRun(reference)
     done = 0
     for batch in batches:
         check_cancel(cancel, "measuring drift")
-        values = feature_values(pa.Table.from_batches([batch]), columns, reference["image"])
-        for name, accumulator in running.items():
-            accumulator.add(values[name])
+        run.add(pa.Table.from_batches([batch]))
         done += batch.num_rows
         progress(done, total_rows, "measuring drift")
-    ranked = []
-    for name, accumulator in running.items():
-        measures = accumulator.measures()
-        weight = weights.get(name, 0.0)
-        ranked.append({"feature": name, **measures, "interpretation": interpret(measures),
-                       "weight": weight, "score": measures["psi"] * weight})  # fmt: skip
-    ranked.sort(key=lambda item: -item["score"])
-    return ranked
+    return run.ranked(weights)

@@ -14,12 +14,22 @@ from modeldesk.progress import ProgressCallback, no_progress
 
 __all__ = [
     "bundled_profile",
+    "cached_reference",
+    "drift_summary",
     "field_drift",
     "model_reference",
     "reference_from_table",
     "shap_weights",
     "training_dataset",
 ]
+
+
+def _ranges(dataset: Any, features: list[str]) -> dict[str, list[Any]]:
+    return {
+        column.name: [column.stats.get("min"), column.stats.get("max")]
+        for column in dataset.columns
+        if column.name in features and "min" in column.stats
+    }
 
 
 def reference_from_table(dataset: Any, table: Any, features: list[str], model_ref: str) -> dict:
@@ -33,13 +43,44 @@ def reference_from_table(dataset: Any, table: Any, features: list[str], model_re
             f"training data {dataset.ref} of {model_ref} lacks feature column(s) "
             f"{', '.join(missing[:6])}"
         )
-    ranges = {
-        column.name: [column.stats.get("min"), column.stats.get("max")]
-        for column in dataset.columns
-        if column.name in features and "min" in column.stats
-    }
     image = image_shape(features) is not None
-    return build_reference(table, features, image=image, dataset=dataset.ref, ranges=ranges)
+    return build_reference(table, features, image=image, dataset=dataset.ref,
+                           ranges=_ranges(dataset, features))  # fmt: skip
+
+
+def cached_reference(
+    catalog: Catalog, model: ModelVersion, dataset: Any, features: list[str]
+) -> dict[str, Any]:
+    """:func:`reference_from_table` of the training data, kept as a derived result: a
+    dataset version's rows never change, so its profile is built once per feature list
+    and data dictionary (0.3 s for 100,000 x 30 rows), then read back and checked."""
+    import json
+    import time
+
+    from modeldesk.catalog.derived import derived_key, load_derived, store_derived
+    from modeldesk.datasets.registry import read_rows
+    from modeldesk.field.bundled import check_profile
+    from modeldesk.field.reference import SAMPLE_ROWS, SEED
+
+    ranges = _ranges(dataset, features)
+    key = derived_key(
+        "field-reference", model=model, datasets={"rows": dataset.sha256}, features=features,
+        binding="columns", runtimes=("numpy", "pyarrow"),
+        options={"sample_rows": SAMPLE_ROWS, "seed": SEED, "ranges": ranges},
+    )  # fmt: skip
+    stored = load_derived(catalog, key)
+    if stored is not None:
+        try:
+            return check_profile(json.loads(stored), f"the cached profile of {dataset.ref}")
+        except (ValueError, BadInputError):
+            pass  # a damaged cache entry is rebuilt, like a missing one
+    started = time.perf_counter()
+    profile = reference_from_table(dataset, read_rows(catalog, dataset), features, model.ref)
+    store_derived(catalog, key, kind="field-reference", model_version_id=model.id,
+                  dataset_version_id=dataset.id, params={"features": list(features)},
+                  data=json.dumps(profile, allow_nan=False).encode(),
+                  seconds=time.perf_counter() - started)  # fmt: skip
+    return profile
 
 
 def training_dataset(catalog: Catalog, model: ModelVersion) -> Any:
@@ -77,13 +118,12 @@ def model_reference(
 ) -> dict[str, Any]:
     """The reference profile of the data ``model`` was trained on: built from the
     training dataset version, or read from release bundle ``bundle``."""
-    from modeldesk.datasets.registry import read_rows
     from modeldesk.field.bundled import bundle_reference
 
     if bundle is not None:
         return bundled_profile(bundle_reference(catalog, bundle, model), features)
     dataset = training_dataset(catalog, model)
-    profile = reference_from_table(dataset, read_rows(catalog, dataset), features, model.ref)
+    profile = cached_reference(catalog, model, dataset, features)
     return profile | {"source": f"training data {dataset.ref}"}
 
 
@@ -112,18 +152,24 @@ def field_drift(
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Every feature of capture ``capture_id`` against the training data's profile."""
-    from modeldesk.field.drift import drift_against, parquet_batches
+    from modeldesk.field.passes import capture_pass
 
     capture = get_capture(catalog, capture_id)
-    model = capture.model
-    reference = model_reference(catalog, model, capture.features, bundle)
-    weights, source = shap_weights(catalog, model, list(reference["features"]))
-    batches = parquet_batches(catalog.blobs.verified_path(capture.sha256), capture.features)
-    ranked = drift_against(reference, batches, weights, total_rows=capture.rows,
-                           progress=progress, cancel=cancel)  # fmt: skip
+    reference = model_reference(catalog, capture.model, capture.features, bundle)
+    weights = shap_weights(catalog, capture.model, list(reference["features"]))
+    found = capture_pass(catalog, capture, reference=reference, progress=progress, cancel=cancel)
+    return drift_summary(capture, reference, weights, found.drift)
+
+
+def drift_summary(
+    capture: Any, reference: dict[str, Any], weights: tuple[dict, str], run: Any
+) -> dict[str, Any]:
+    """The drift result of a capture pass's counts (a ``DriftRun``), ranked by
+    ``weights`` (what :func:`shap_weights` returns)."""
+    shares, source = weights
     return {
         "capture": capture.id,
-        "model": model.ref,
+        "model": capture.model.ref,
         "reference": reference["dataset"],
         "reference_source": reference["source"],
         "rows": capture.rows,
@@ -131,5 +177,5 @@ def field_drift(
         "reference_sample_rows": reference["sample_rows"],
         "image_statistics": reference["image"],
         "weights": source,
-        "features": ranked,
+        "features": run.ranked(shares),
     }

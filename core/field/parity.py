@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from modeldesk.catalog.store import Catalog
-from modeldesk.field.registry import Capture, capture_table, get_capture
-from modeldesk.field.replay import compare, number, replay
+from modeldesk.field.registry import Capture, get_capture
+from modeldesk.field.replay import number
 from modeldesk.progress import ProgressCallback, no_progress
 
-__all__ = ["WORST_ROWS", "parity", "tolerances_for"]
+__all__ = ["WORST_ROWS", "parity", "parity_summary", "tolerances_for"]
 
 WORST_ROWS = 20
 TIME_WINDOWS = 12
@@ -60,18 +60,19 @@ def _judged(count: int, rows: int, limit: float) -> dict[str, Any]:
             "confidence": CONFIDENCE, "limit": limit, "verdict": verdict}  # fmt: skip
 
 
+def _figures(chosen: np.ndarray, beyond: np.ndarray, flipped: np.ndarray,
+             worst: np.ndarray) -> dict[str, Any]:  # fmt: skip
+    return {
+        "rows": int(chosen.sum()),
+        "beyond": int(beyond[chosen].sum()),
+        "flips": int(flipped[chosen].sum()),
+        "max_abs_error": number(worst[chosen].max()),
+    }
+
+
 def _groups(keys: np.ndarray, beyond: np.ndarray, flipped: np.ndarray, worst: np.ndarray):
     for key in dict.fromkeys(keys.tolist()):
-        chosen = keys == key
-        yield (
-            key,
-            {
-                "rows": int(chosen.sum()),
-                "beyond": int(beyond[chosen].sum()),
-                "flips": int(flipped[chosen].sum()),
-                "max_abs_error": number(worst[chosen].max()),
-            },
-        )
+        yield key, _figures(keys == key, beyond, flipped, worst)
 
 
 def _worst(row: int, seconds: np.ndarray, worst_abs: np.ndarray, excess: np.ndarray,
@@ -97,29 +98,26 @@ def parity(
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Replay capture ``capture_id`` through its model with ONNX Runtime; compare."""
-    from modeldesk.validate.stats import combine_verdicts
+    from modeldesk.field.passes import capture_pass
 
     capture = get_capture(catalog, capture_id)
-    model = capture.model
     limits = tolerances_for(
         catalog, capture, {"atol": atol, "rtol": rtol, "max_flip_rate": max_flip_rate}
     )
-    table = capture_table(catalog, capture)
-    rows = table.num_rows
-    names = list(capture.outputs)
-    labs = replay(catalog, model, table, names, capture_ref=f"#{capture.id}",
-                  progress=progress, cancel=cancel)  # fmt: skip
-    found = compare(table, capture.outputs, labs, limits["atol"], limits["rtol"])
+    found = capture_pass(catalog, capture, limits=limits, progress=progress, cancel=cancel)
+    return parity_summary(capture, limits, found)
+
+
+def parity_summary(capture: Capture, limits: dict[str, Any], passed: Any) -> dict[str, Any]:
+    """The parity result of a capture pass (``Passed``) that compared its rows."""
+    from modeldesk.validate.stats import combine_verdicts
+
+    found, seconds, devices = passed.comparison, passed.seconds, passed.devices
+    model, rows = capture.model, len(seconds)
     beyond, flipped = found.beyond, found.flipped
-    worst_excess, worst_abs, outputs = found.worst_excess, found.worst_abs, found.outputs
-    seconds = table.column("timestamp").to_numpy()
+    worst_excess, worst_abs = found.worst_excess, found.worst_abs
     edges = np.linspace(seconds[0], seconds[-1], TIME_WINDOWS + 1)
     window = np.clip(np.searchsorted(edges, seconds, side="right") - 1, 0, TIME_WINDOWS - 1)
-    devices = (
-        np.asarray(table.column("device").cast("string").fill_null("").to_pylist(), dtype=object)
-        if "device" in table.column_names
-        else np.full(rows, capture.device or "", dtype=object)
-    )
     order = np.argsort(-worst_excess, kind="stable")[:WORST_ROWS]
     checks = {
         "beyond_tolerance": _judged(int(beyond.sum()), rows, limits["max_flip_rate"]),
@@ -132,7 +130,7 @@ def parity(
         "release": capture.release_id,
         "rows": rows,
         "tolerances": limits,
-        "outputs": outputs,
+        "outputs": found.outputs,
         "checks": checks,
         "verdict": combine_verdicts([check["verdict"] for check in checks.values()]),
         "by_window": [
@@ -141,7 +139,16 @@ def parity(
         ],
         "by_device": [
             {"device": key or None, **figures}
-            for key, figures in _groups(devices, beyond, flipped, worst_abs)
+            for key, figures in (
+                _groups(devices, beyond, flipped, worst_abs)
+                if devices is not None
+                else [
+                    (
+                        capture.device,
+                        _figures(np.ones(rows, dtype=bool), beyond, flipped, worst_abs),
+                    )
+                ]
+            )
         ],
         "worst_rows": [
             _worst(row, seconds, worst_abs, worst_excess, beyond, flipped)

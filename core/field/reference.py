@@ -66,7 +66,9 @@ def feature_values(table: pa.Table, features: list[str], image: bool) -> dict[st
 def _floats(column: Any) -> np.ndarray:
     if pa.types.is_boolean(column.type):
         column = column.cast(pa.int8())
-    return np.asarray(column.cast(pa.float64()).fill_null(np.nan).to_numpy(), dtype=np.float64)
+    if column.null_count:
+        column = column.cast(pa.float64()).fill_null(np.nan)
+    return np.asarray(column.to_numpy(), dtype=np.float64)
 
 
 def _numeric_profile(values: np.ndarray, sample: np.ndarray) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from modeldesk.catalog.store import Catalog
 from modeldesk.models.registry import ModelVersion
 from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 
-__all__ = ["BATCH_ROWS", "Comparison", "compare", "number", "replay"]
+__all__ = ["BATCH_ROWS", "Comparison", "Replayer", "compare", "number", "replay"]
 
 BATCH_ROWS = 65_536
 QUANTILES = (0.5, 0.9, 0.99)
@@ -29,13 +29,94 @@ QUANTILES = (0.5, 0.9, 0.99)
 
 @dataclass
 class Comparison:
-    """Device against lab over every row: per-row arrays and per-output figures."""
+    """Device against lab over every row: per-row arrays, and per output its raw errors
+    (``outputs`` summarises them). Batches compared apart are :meth:`joined`."""
 
     beyond: np.ndarray  # a value of the row is beyond tolerance
     flipped: np.ndarray  # a decision of the row differs
     worst_excess: np.ndarray  # the row's largest error over its tolerance (> 1: beyond)
     worst_abs: np.ndarray  # the row's largest absolute error
-    outputs: dict[str, dict[str, Any]]
+    errors: dict[str, dict[str, Any]]  # per output: width, decision, abs, rel, over, flips
+
+    @property
+    def decisions(self) -> dict[str, str | None]:
+        """How each output's decisions were read (to compare later batches the same way)."""
+        return {name: item["decision"] for name, item in self.errors.items()}
+
+    @property
+    def outputs(self) -> dict[str, dict[str, Any]]:
+        """Per output: the error distributions, the rows beyond tolerance, the flips."""
+        return {
+            name: {
+                "values_per_row": item["width"],
+                "decision": item["decision"],
+                "abs_error": _distribution(item["abs"]),
+                "rel_error": _distribution(item["rel"]),
+                "beyond_tolerance": item["over"],
+                "flips": item["flips"],
+            }
+            for name, item in self.errors.items()
+        }
+
+    @staticmethod
+    def joined(parts: list[Comparison]) -> Comparison:
+        """The comparison of consecutive batches' rows, as if compared at once."""
+        first = parts[0]
+        errors = {}
+        for name, item in first.errors.items():
+            flips = [part.errors[name]["flips"] for part in parts]
+            errors[name] = item | {
+                "abs": np.concatenate([part.errors[name]["abs"] for part in parts]),
+                "rel": np.concatenate([part.errors[name]["rel"] for part in parts]),
+                "over": sum(part.errors[name]["over"] for part in parts),
+                "flips": None if item["flips"] is None else sum(flips),
+            }
+
+        def joined_rows(key: str) -> np.ndarray:
+            return np.concatenate([getattr(part, key) for part in parts])
+
+        rows = [joined_rows(key) for key in ("beyond", "flipped", "worst_excess", "worst_abs")]
+        return Comparison(rows[0], rows[1], rows[2], rows[3], errors)
+
+
+class Replayer:
+    """A model's session, open for replaying a capture's rows batch by batch (a context
+    manager; the session closes with it)."""
+
+    def __init__(self, catalog: Catalog, model: ModelVersion, table: Any, names: list[str],
+                 capture_ref: str) -> None:  # fmt: skip
+        """Check that the capture's columns (those of ``table``, any batch of it) can
+        feed ``model``; ``BadInputError`` names the capture as ``capture_ref``."""
+        from modeldesk.debug.feeds import feed_plan
+        from modeldesk.field.read import CaptureColumns, column_infos
+
+        self.catalog, self.model, self.names = catalog, model, names
+        self.plan = feed_plan(model, CaptureColumns(capture_ref, column_infos(table)),
+                              what="capture")  # fmt: skip
+        self.labels = list(model.classes or model.facts.class_names or [])
+        self._stack = contextlib.ExitStack()
+        self._session: Any = None
+
+    def __enter__(self) -> Replayer:
+        from modeldesk.debug.predict import session_in
+
+        self._session = session_in(self.catalog, self.model, self._stack)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._session = None
+        self._stack.close()
+
+    def run(self, table: Any, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+        """Outputs ``names`` for rows ``start:stop`` of ``table`` (rows x values)."""
+        from modeldesk.debug.feeds import make_feeds
+
+        stop = table.num_rows if stop is None else stop
+        results = self._session.run(self.names, make_feeds(self.plan, table, start, stop))
+        return {
+            name: _lab_values(value, self.labels, stop - start)
+            for name, value in zip(self.names, results, strict=True)
+        }
 
 
 def replay(
@@ -53,30 +134,28 @@ def replay(
     Raises ``BadInputError`` when the capture's columns cannot feed ``model``; errors
     name the capture as ``capture_ref`` (``#3``).
     """
-    from modeldesk.debug.feeds import feed_plan, make_feeds
-    from modeldesk.debug.predict import session_in
-    from modeldesk.field.read import CaptureColumns, column_infos
-
     rows = table.num_rows
-    plan = feed_plan(model, CaptureColumns(capture_ref, column_infos(table)), what="capture")
-    labels = list(model.classes or model.facts.class_names or [])
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    with contextlib.ExitStack() as stack:
-        session = session_in(catalog, model, stack)
+    with Replayer(catalog, model, table, names, capture_ref) as replayer:
         for start in range(0, rows, BATCH_ROWS):
             check_cancel(cancel, f"replaying capture {capture_ref}")
             stop = min(start + BATCH_ROWS, rows)
-            results = session.run(names, make_feeds(plan, table, start, stop))
-            for name, value in zip(names, results, strict=True):
-                parts[name].append(_lab_values(value, labels, stop - start))
+            for name, values in replayer.run(table, start, stop).items():
+                parts[name].append(values)
             progress(stop, rows, f"replaying through {model.ref}")
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
 
 def compare(
-    table: Any, widths: dict[str, int], labs: dict[str, np.ndarray], atol: float, rtol: float
+    table: Any,
+    widths: dict[str, int],
+    labs: dict[str, np.ndarray],
+    atol: float,
+    rtol: float,
+    decisions: dict[str, str | None] | None = None,
 ) -> Comparison:
-    """The capture's device outputs against ``labs`` (from ``replay``), row by row."""
+    """The capture's device outputs against ``labs`` (from ``replay``), row by row;
+    decisions read as ``decisions`` says (a previous batch's), else from ``labs``."""
     rows = table.num_rows
     found = Comparison(np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool),
                        np.zeros(rows), np.zeros(rows), {})  # fmt: skip
@@ -86,7 +165,7 @@ def compare(
         if lab.shape[1] != device.shape[1]:
             raise ValueError(f"output {name!r}: {lab.shape[1]} values per row, not {width}")
         compared = _compare(device, lab, atol, rtol)
-        how = _decision(lab)
+        how = decisions[name] if decisions is not None else _decision(lab)
         flips = _flips(device, lab, how)
         over = compared["excess"] > 1.0
         found.beyond |= over
@@ -94,14 +173,10 @@ def compare(
             found.flipped |= flips
         found.worst_excess = np.maximum(found.worst_excess, compared["excess"])
         found.worst_abs = np.maximum(found.worst_abs, compared["abs"])
-        found.outputs[name] = {
-            "values_per_row": width,
-            "decision": how,
-            "abs_error": _distribution(compared["abs"]),
-            "rel_error": _distribution(compared["rel"]),
-            "beyond_tolerance": int(over.sum()),
-            "flips": None if flips is None else int(flips.sum()),
-        }
+        found.errors[name] = {
+            "width": width, "decision": how, "abs": compared["abs"], "rel": compared["rel"],
+            "over": int(over.sum()), "flips": None if flips is None else int(flips.sum()),
+        }  # fmt: skip
     return found
 
 
@@ -156,13 +231,18 @@ def _compare(device: np.ndarray, lab: np.ndarray, atol: float, rtol: float) -> d
         missed = np.where(np.all(device.astype(str) == lab.astype(str), axis=1), 0.0, np.inf)
         return {"abs": missed, "rel": missed, "excess": missed}
     difference = np.abs(device - lab)
-    one_nan = np.isnan(device) != np.isnan(lab)
-    difference = np.where(np.isnan(device) & np.isnan(lab), 0.0, difference)
-    difference = np.where(one_nan, np.inf, difference)
-    allowed = atol + rtol * np.abs(np.nan_to_num(lab))
+    magnitude = np.abs(lab)
+    device_nan, lab_nan = np.isnan(device), np.isnan(lab)
+    if device_nan.any() or lab_nan.any():  # both missing: equal; one missing: infinitely far
+        difference = np.where(device_nan & lab_nan, 0.0, difference)
+        difference = np.where(device_nan != lab_nan, np.inf, difference)
+        magnitude = np.nan_to_num(magnitude)
+    allowed = atol + rtol * magnitude
     with np.errstate(divide="ignore", invalid="ignore"):
-        excess = np.where(allowed > 0, difference / allowed, np.where(difference > 0, np.inf, 0))
-        relative = difference / np.maximum(np.abs(np.nan_to_num(lab)), max(atol, 1e-12))
+        excess = difference / allowed
+        if not np.all(allowed > 0):  # zero tolerance: any difference is infinitely over it
+            excess = np.where(allowed > 0, excess, np.where(difference > 0, np.inf, 0))
+        relative = difference / np.maximum(magnitude, max(atol, 1e-12))
     return {"abs": difference.max(axis=1), "rel": relative.max(axis=1),
             "excess": excess.max(axis=1)}  # fmt: skip
 

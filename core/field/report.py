@@ -34,9 +34,8 @@ def build_report(
     """Run parity, which, drift, estimate (classifiers) and triage on one capture (the
     last three against release bundle ``bundle``'s reference, when given)."""
     from modeldesk.errors import BadInputError
-    from modeldesk.field.drift_run import field_drift
     from modeldesk.field.estimate import estimate_performance
-    from modeldesk.field.parity import parity
+    from modeldesk.field.passes import parity_and_drift
     from modeldesk.field.registry import get_capture
     from modeldesk.field.triage import triage
     from modeldesk.field.which import which_model
@@ -47,14 +46,25 @@ def build_report(
 
         bundle_reference(catalog, bundle, capture.model)
     steps: list[tuple[str, Any]] = [
-        ("parity", parity), ("which", which_model), ("drift", field_drift),
-        ("estimate", estimate_performance), ("triage", triage),
+        ("which", which_model), ("estimate", estimate_performance), ("triage", triage),
     ]  # fmt: skip
     report: dict[str, Any] = {"capture": capture.to_dict(), "skipped": {}}
+    share = 2 / (len(steps) + 2)  # parity and drift share one pass, worth two steps
+    try:
+        report["parity"], report["drift"], why = parity_and_drift(
+            catalog, capture_id, bundle=bundle, progress=Stage(progress, 0.0, share),
+            cancel=cancel,
+        )  # fmt: skip
+        if why:
+            report["skipped"]["drift"] = why
+    except BadInputError as error:
+        report["parity"] = report["drift"] = None
+        report["skipped"]["parity"] = report["skipped"]["drift"] = str(error)
     for index, (name, analysis) in enumerate(steps):
-        stage = Stage(progress, index / len(steps), (index + 1) / len(steps))
+        stage = Stage(progress, share + (1 - share) * index / len(steps),
+                      share + (1 - share) * (index + 1) / len(steps))  # fmt: skip
         try:
-            extra = {"bundle": bundle} if name in ("drift", "estimate", "triage") else {}
+            extra = {"bundle": bundle} if name in ("estimate", "triage") else {}
             report[name] = analysis(catalog, capture_id, progress=stage, cancel=cancel, **extra)
         except BadInputError as error:  # e.g. no probabilities to estimate from
             report[name] = None
