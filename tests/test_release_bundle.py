@@ -63,6 +63,12 @@ def _export_keys(catalog, path: Path) -> Path:
 @pytest.fixture
 def shipped(demo, tmp_path, monkeypatch):
     """An approved, packaged release of bc@1, and the trusted keys a device would hold."""
+    return ship(demo, tmp_path, monkeypatch)
+
+
+def ship(demo, tmp_path: Path, monkeypatch) -> tuple:
+    """Package an approved release of bc@1 (the demo's breast-cancer classifier imported
+    by bob with his key) in catalog ``demo``: (demo, cast, release id, bundle, keys)."""
     cast = Cast(tmp_path / "people")
     cast.trust_all(demo)
     cast.act_as(monkeypatch, "bob")  # bob imports: he is the version's author

@@ -27,6 +27,7 @@ __all__ = [
     "feature_order",
     "view_data",
     "waterfall",
+    "waterfall_of",
 ]
 
 COLOUR_GROUPS = 16
@@ -142,27 +143,42 @@ class Waterfall:
 
 def waterfall(explanation: Explanation, position: int, output: int, shown: int = 12) -> Waterfall:
     """The waterfall of the explanation's ``position``-th row for ``output``."""
-    values = explanation.values[position, :, output]
-    order = np.argsort(-np.abs(values), kind="stable")
+    return waterfall_of(
+        explanation.values[position, :, output],
+        explanation.feature_names,
+        explanation.data[position],
+        float(explanation.base_values[position, output]),
+        int(explanation.rows[position]),
+        shown=shown,
+    )
+
+
+def waterfall_of(
+    values: Any,
+    names: list[str],
+    data: Any,
+    base: float,
+    row: int,
+    *,
+    shown: int = 12,
+    order: Any = None,
+) -> Waterfall:
+    """One row's waterfall from its SHAP ``values`` and feature ``data``: the biggest
+    contributions first, or in ``order`` (another row's, to read two side by side)."""
+    values = np.asarray(values, dtype=np.float64)
+    data = np.asarray(data, dtype=np.float64)
+    if order is None:
+        order = np.argsort(-np.abs(values), kind="stable")
+    order = np.asarray(order)
     top, rest = order[:shown], order[shown:]
-    labels = [
-        f"{explanation.feature_names[i]} = {_short(explanation.data[position, i])}" for i in top
-    ]
+    labels = [f"{names[i]} = {_short(data[i])}" for i in top]
     contributions = list(values[top])
     if len(rest):
         labels.append(f"{len(rest)} other features")
         contributions.append(float(values[rest].sum()))
-    base = float(explanation.base_values[position, output])
     amounts = np.asarray(contributions, dtype=np.float64)
     starts = base + np.concatenate([[0.0], np.cumsum(amounts)[:-1]])
-    return Waterfall(
-        int(explanation.rows[position]),
-        base,
-        base + float(values.sum()),
-        labels,
-        amounts,
-        starts,
-    )
+    return Waterfall(row, base, base + float(values.sum()), labels, amounts, starts)
 
 
 def _short(value: float) -> str:

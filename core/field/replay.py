@@ -25,6 +25,7 @@ __all__ = ["BATCH_ROWS", "Comparison", "Replayer", "compare", "number", "replay"
 
 BATCH_ROWS = 65_536
 QUANTILES = (0.5, 0.9, 0.99)
+ERROR_DECADES = (-12, 3)  # the error histogram's range, as powers of ten
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Comparison:
                 "values_per_row": item["width"],
                 "decision": item["decision"],
                 "abs_error": _distribution(item["abs"]),
+                "abs_error_histogram": _decades(item["abs"]),
                 "rel_error": _distribution(item["rel"]),
                 "beyond_tolerance": item["over"],
                 "flips": item["flips"],
@@ -267,6 +269,19 @@ def _distribution(values: np.ndarray) -> dict[str, float | None]:
         "max": number(values.max()) if values.size else None,
         "mean": number(finite.mean()) if finite.size else None,
     }
+
+
+def _decades(values: np.ndarray) -> dict[str, Any]:
+    """Absolute errors counted per decade from 1e-12 to 1e3 (smaller ones in the first,
+    larger in the last; exact zeros and infinities apart): float errors span many orders
+    of magnitude, so a linear histogram would hide all but the largest."""
+    finite = values[np.isfinite(values)]
+    edges = 10.0 ** np.arange(ERROR_DECADES[0], ERROR_DECADES[1] + 1)
+    positive = finite[finite > 0]
+    counts = np.histogram(np.clip(positive, edges[0], edges[-1]), bins=edges)[0]
+    zero, infinite = int(np.sum(finite == 0)), int(len(values) - len(finite))
+    return {"edges": edges.tolist(), "counts": counts.tolist(), "zero": zero,
+            "infinite": infinite}  # fmt: skip
 
 
 def number(value: Any) -> float | None:

@@ -17,7 +17,7 @@ from typing import Any
 from modeldesk.catalog.store import Catalog
 from modeldesk.progress import ProgressCallback, Stage, no_progress
 
-__all__ = ["build_report", "render_html", "render_markdown"]
+__all__ = ["build_report", "render_html", "render_markdown", "write_report"]
 
 TOP_FEATURES = 8
 TRIAGE_ROWS = 10
@@ -220,3 +220,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report["mark_failed"]:
         lines += ["## Record the failure", "", f"    {report['mark_failed']}", ""]
     return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], path: Path) -> Path:
+    """Write ``report`` to ``path``: Markdown for ``.md``, else self-contained HTML;
+    through a ``.part`` file renamed when whole, so a reader never sees half of one."""
+    text = render_markdown(report) if path.suffix.lower() == ".md" else render_html(report)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    return path

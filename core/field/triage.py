@@ -161,6 +161,7 @@ def triage(
                 "dataset": training,
                 "row": int(nearest[place]),
                 "distance_in_std": float(distance[place]),
+                "values": dict(zip(plan.columns, train[nearest[place]].tolist(), strict=True)),
             },
         }
         if explanation is not None:

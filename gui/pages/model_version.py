@@ -22,6 +22,7 @@ from modeldesk.gui.context import AppContext
 from modeldesk.gui.pages.bench_view import BenchView
 from modeldesk.gui.pages.debug_view import DebugView
 from modeldesk.gui.pages.explain_view import ExplainView
+from modeldesk.gui.pages.field_view import FieldView
 from modeldesk.gui.pages.release_view import ReleaseView
 from modeldesk.gui.pages.validate_view import ValidateView
 from modeldesk.gui.widgets.editors import MarkdownEditor, TagEditor
@@ -122,6 +123,8 @@ class ModelVersionPage(QWidget):
         self.tabs.addTab(self.validate, "Validate")
         self.release = ReleaseView(context, self)
         self.tabs.addTab(self.release, "Release")
+        self.field = FieldView(context, self)
+        self.tabs.addTab(self.field, "Field")
         self.debug.row_chosen.connect(self._explain_row)
         self.validate.row_chosen.connect(self._explain_row)
 
@@ -207,6 +210,7 @@ class ModelVersionPage(QWidget):
         self.bench.set_model(version.name, version.ref)
         self.validate.set_model(version.name, version.ref)
         self.release.set_model(version.name, version.ref)
+        self.field.set_model(version.name, version.ref)
         times = self.bench.op_times(version.ref)
         self.op_table.set_rows([[op, count, times.get(op, "")] for op, count in ops])
         metadata = facts.metadata.items()

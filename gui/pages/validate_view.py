@@ -16,10 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -28,8 +26,13 @@ from modeldesk.gui.jobs import Job
 from modeldesk.gui.pages import validate_jobs as jobs
 from modeldesk.gui.pages.debug_view import dataset_choices
 from modeldesk.gui.pages.validate_results import ResultsPanel
-from modeldesk.gui.widgets.flow import FlowLayout
 from modeldesk.gui.widgets.suite_editor import SuiteEditor
+from modeldesk.gui.widgets.tool_page import (
+    job_progress_bar,
+    lay_out_tool_page,
+    show_progress,
+    start_progress,
+)
 from modeldesk.validate.registry import list_suites, list_validation_runs, validation_run
 
 __all__ = ["ValidateView"]
@@ -78,10 +81,7 @@ class ValidateView(QWidget):
         self.inconclusive = QComboBox(self)
         self.inconclusive.addItems(["suite's choice", "fail", "pass", "skip"])
         self.inconclusive.setToolTip("What an INCONCLUSIVE check counts as")
-        self.progress = QProgressBar(self)
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.progress.setVisible(False)
+        self.progress = job_progress_bar(self)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
         self.editor = SuiteEditor(self)
@@ -92,23 +92,16 @@ class ValidateView(QWidget):
         self.results.run_chosen.connect(self.show_recorded_run)
         self.results.explain_disagreements.connect(self._explain_disagreements)
 
-        top = FlowLayout()
-        for widget in (QLabel("Suite:", self), self.suite_choice, self.run_button,
-                       self.cancel_button, self.every_button,
-                       QLabel("inconclusive counts as", self),
-                       self.inconclusive, self.bisect_button, self.propose_button,
-                       self.propose_dataset):  # fmt: skip
-            top.addWidget(widget)
         body = QSplitter(Qt.Orientation.Horizontal, self)
         body.addWidget(self.editor)
         body.addWidget(self.results)
         body.setStretchFactor(0, 2)
         body.setStretchFactor(1, 3)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(body, 1)
+        tools = (QLabel("Suite:", self), self.suite_choice, self.run_button,
+                 self.cancel_button, self.every_button, QLabel("inconclusive counts as", self),
+                 self.inconclusive, self.bisect_button, self.propose_button,
+                 self.propose_dataset)  # fmt: skip
+        lay_out_tool_page(self, tools, self.progress, self.status, body)
 
     # -- which suite ------------------------------------------------------------------
     def set_model(self, model_name: str, model_ref: str) -> None:
@@ -205,9 +198,7 @@ class ValidateView(QWidget):
 
     def _start(self, title: str, fn: Any, on_done: Any, **kwargs: Any) -> Job:
         self._buttons(False)
-        self.progress.setValue(0)
-        self.progress.setFormat(title)
-        self.progress.setVisible(True)
+        start_progress(self.progress, title)
         # on_finished reads `job` when its queued signal arrives, after it is bound here.
         job = self.context.run(title, fn, on_done=on_done, on_error=self._failed,
                                on_progress=self._progressed,
@@ -258,9 +249,7 @@ class ValidateView(QWidget):
         self.context.catalog_changed.emit()
 
     def _progressed(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        if message:
-            self.progress.setFormat(f"{message} · %p%")
+        show_progress(self.progress, fraction, message)
 
     def _ended(self, job: Job) -> None:
         if self.job is job:

@@ -289,17 +289,14 @@ def field_report(
     state: CliState, capture_id: int, out: Path, bundle: Path | None, as_json: bool
 ) -> None:
     """Every analysis of CAPTURE in one file: self-contained HTML, or Markdown."""
-    from modeldesk.field.report import build_report, render_html, render_markdown
+    from modeldesk.field.report import build_report, write_report
 
     suffix = out.suffix.lower()
     if suffix not in (".html", ".htm", ".md"):
         raise click.BadParameter("write FILE.html or FILE.md", param_hint="--out")
     with progress_bar(f"reporting on capture #{capture_id}") as progress:
         report = build_report(state.catalog(), capture_id, bundle=bundle, progress=progress)
-    text = render_markdown(report) if suffix == ".md" else render_html(report)
-    partial = out.with_name(out.name + ".part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(out)
+    write_report(report, out)
     if as_json:
         echo_json(report)
         return
