@@ -264,7 +264,7 @@ def test_bad_captures_are_refused_with_one_line_and_nothing_stored(demo, run_cli
     mixed_values = [str(v) for v in matrix[:, 0]]
     mixed_values[5] = "n/a?"
     mixed = capture("mixed", mean__radius=mixed_values)
-    assert "column 'mean radius' of capture mixed.csv is text" in _refused(
+    assert "column 'mean radius' mixes numbers and text (row 6: 'n/a?')" in _refused(
         run_cli, demo, mixed, "--model", REF
     )
     nothing = capture("nothing", **{"output_o_label": [None] * len(matrix)})
@@ -292,4 +292,12 @@ def test_bad_captures_are_refused_with_one_line_and_nothing_stored(demo, run_cli
     np.savez(narrow, X=matrix[:, :29].astype(np.float32), timestamp=np.arange(len(matrix)) * 1.0,
              **{"output:label": label})  # fmt: skip
     assert "input 'X' holds 29 values per row" in _refused(run_cli, demo, narrow, "--model", REF)
+    lines = tmp_path / "mixed.jsonl"
+    rows = [{"X": list(map(float, row)), "output:label": int(lab), "timestamp": i}
+            for i, (row, lab) in enumerate(zip(matrix, label, strict=True))]  # fmt: skip
+    rows[3]["output:label"] = "benign?"
+    lines.write_text("\n".join(json.dumps(row) for row in rows))
+    assert "column 'output:label' mixes numbers and strings" in _refused(
+        run_cli, demo, lines, "--model", REF
+    )
     assert run_cli("--catalog", demo.path, "field", "list", "--json").out.strip() == "[]"

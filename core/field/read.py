@@ -166,6 +166,13 @@ def _table_of(path: Path, kind: str, model: ModelVersion, cancel: Any) -> pa.Tab
             table = pa_json.read_json(path)
         except pa.ArrowInvalid as error:
             first = str(error).strip().splitlines()[0]
+            changed = re.search(r"Column\(/(.+?)\) changed from (\w+) to (\w+)", first)
+            if changed:  # Arrow counts rows within its read block: the column is what helps
+                name, before, after = changed.groups()
+                raise DataFileError(
+                    f"{path}: column {name!r} mixes {before}s and {after}s; a capture's "
+                    "columns each hold one type"
+                ) from None
             raise DataFileError(f"{path}: not readable JSON lines ({first})") from None
         return _expand_lists(path, table)
     from modeldesk.datasets.reader import read_source
@@ -293,6 +300,30 @@ def column_infos(table: pa.Table) -> list[ColumnInfo]:
     ]
 
 
+NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(nan|inf|infinity)\s*$"
+
+
+def _refuse_mixed(path: Path, table: pa.Table) -> None:
+    """A text column whose values are numbers but for some (a sensor's "n/a?") is a
+    column of numbers with bad values in it: say so, naming the first one, rather than
+    let it read as a text feature."""
+    import pyarrow.compute as pc
+
+    for name in table.column_names:
+        column = table.column(name)
+        if name in (DEVICE, LABEL, TIMESTAMP) or not pa.types.is_string(column.type):
+            continue
+        numeric = pc.match_substring_regex(column, NUMBER, ignore_case=True)
+        numbers = pc.sum(numeric).as_py() or 0
+        present = len(column) - column.null_count
+        if 0 < numbers < present:
+            row = pc.index(pc.fill_null(numeric, True), False).as_py()
+            raise DataFileError(
+                f"{path}: column {name!r} mixes numbers and text (row {row + 1}: "
+                f"{column[row].as_py()!r}); a capture's columns each hold one type"
+            )
+
+
 def read_capture(
     path: Path,
     model: ModelVersion,
@@ -327,6 +358,7 @@ def read_capture(
         raise DataFileError(f"{path}: over {MAX_COLUMNS} columns")
     if TIMESTAMP not in table.column_names:
         raise DataFileError(f"{path}: no 'timestamp' column (seconds or ISO 8601 per row)")
+    _refuse_mixed(path, table)
     outputs = _outputs(path, table, model)
     plan = feed_plan(model, CaptureColumns(path.name, column_infos(table)), what="capture")
     progress(1, 3, "checking rows")
