@@ -104,6 +104,11 @@ def build_demo_catalog(
                     progress=rest,
                     cancel=cancel,
                 )
+                # A capture from the field, a day before the build (the Field tab's).
+                from modeldesk.demo_field import add_field_capture
+
+                set_day(catalog, build_time, 1)
+                add_field_capture(catalog, build_time)
                 catalog.clock = utc_now
         progress(1, 1, "demo catalog ready")
     except BaseException:

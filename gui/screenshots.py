@@ -166,6 +166,17 @@ def _tour_model(window: Any, name: str, wait: Any, shoot: Any, notes: list[str])
             f"validated {validated['model']} against {validated['suite']}: "
             f"{validated['verdict']}, {validated['rows_predicted']} rows predicted"
         )
+    page.tabs.setCurrentWidget(page.field)
+    wait(lambda: not window.runner.active, "reading field captures")
+    if page.field.captures:
+        field = page.field
+        wait(lambda: not window.runner.active and field.current_report() is not None,
+             "analysing a field capture")  # fmt: skip
+        for index, tab in enumerate(["parity", "which", "drift", "estimate", "triage"]):
+            field.results.setCurrentIndex(index)
+            shoot(f"model_version_field_{tab}")
+        parity = field.current_report()["parity"]
+        notes.append(f"analysed field capture #{field.selected.id}: parity {parity['verdict']}")
     page.tabs.setCurrentIndex(0)
 
 

@@ -61,7 +61,7 @@ class ErrorOverTime(ChartFrame):
         super().__init__("Beyond tolerance over time")
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.addLegend(offset=(10, 5))
+        self.plot.addLegend(offset=(-10, 5))
         self.windows: list[dict[str, Any]] = []
 
     def show_windows(self, windows: list[dict[str, Any]], limit: float) -> None:
@@ -82,7 +82,6 @@ class ErrorOverTime(ChartFrame):
         span = max(middles[-1] - middles[0], 1.0)
         ticks = [(m, _when(m, span)) for m in middles[:: max(1, len(middles) // 6)]]
         self.plot.getAxis("bottom").setTicks([ticks])
-        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.setLabel("left", "% of rows (dashed: limit)")
         self.plot.setLabel("bottom", "time (UTC)")
         self.plot.enableAutoRange()
@@ -100,7 +99,7 @@ class OverlayHistogram(ChartFrame):
         super().__init__("Training vs field")
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.showGrid(x=False, y=True, alpha=0.2)
-        self.plot.addLegend(offset=(10, 5))
+        self.plot.addLegend(offset=(-10, 5))
         self.feature: str | None = None
 
     def show_feature(self, item: dict[str, Any]) -> None:
@@ -133,7 +132,6 @@ class OverlayHistogram(ChartFrame):
             ]
             self.plot.getAxis("bottom").setTicks([labels])
             self.plot.setLabel("bottom", item["feature"])
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.setLabel("left", "share of rows")
         psi = item.get("psi")
         self.set_title(

@@ -68,6 +68,9 @@ class ChartFrame(QWidget):
         self.plot = pg.PlotWidget(self)
         self.plot.setMenuEnabled(True)
         self.plot.hideButtons()
+        for axis in ("left", "bottom"):
+            # "(x0.001)" beside an axis label is easy to miss and then misreads every tick.
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.top = QHBoxLayout()
         self.top.addWidget(self.title, 1)
         self.top.addWidget(export)
