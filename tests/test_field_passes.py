@@ -92,3 +92,49 @@ def test_the_training_profile_is_built_once_and_a_damaged_copy_is_rebuilt(demo, 
         conn.execute("UPDATE derived SET sha256 = ? WHERE key = ?", (forged, entry["key"]))
     assert field_drift(demo, capture_id) == first
     assert cached()[0]["sha256"] == entry["sha256"]
+
+
+def _parquet_in_small_groups(demo, tmp_path, *, shuffle: bool):
+    """The long capture rewritten in row groups of 1,000 rows (as a device flushing
+    often would), some rows without outputs, optionally in scrambled time order."""
+    capture = get_capture(demo, _long_capture(demo, tmp_path))
+    table = capture_table(demo, capture)
+    order = np.random.default_rng(3).permutation(table.num_rows) if shuffle else None
+    if order is not None:
+        table = table.take(pa.array(order))
+    label = table.column("output:label").to_numpy().astype(float)
+    label[::997] = np.nan  # rows the device logged without an answer
+    table = table.set_column(table.column_names.index("output:label"), "output:label",
+                             pa.array(label, mask=np.isnan(label)).cast(pa.int64()))  # fmt: skip
+    path = tmp_path / ("scrambled.parquet" if shuffle else "small-groups.parquet")
+    pq.write_table(table, path, row_group_size=1_000)
+    return path
+
+
+def test_a_parquet_capture_is_checked_and_stored_row_group_by_row_group(demo, tmp_path):
+    from modeldesk.field.read import read_capture
+
+    path = _parquet_in_small_groups(demo, tmp_path, shuffle=False)
+    assert pq.ParquetFile(path).num_row_groups == 150
+    whole = read_capture(path, get_capture(demo, 1).model)  # the same file, read at once
+    stored = get_capture(demo, import_capture(demo, path, model="breast-cancer@2").id)
+    blob = pq.ParquetFile(demo.blobs.verified_path(stored.sha256))
+    assert blob.metadata.row_group(0).num_rows == 65_536  # regrouped for the analyses
+    assert stored.rows == whole.table.num_rows == ROWS - len(range(0, ROWS, 997))
+    assert capture_table(demo, stored).equals(whole.table)
+    skipped = len(range(0, ROWS, 997))
+    assert stored.warnings == whole.warnings
+    assert whole.warnings == [f"{skipped:,} row(s) without a timestamp or output skipped"]
+    # Row 0 had no answer: the capture starts at row 1's time.
+    assert (stored.first_at, stored.last_at) == (
+        "2027-01-15T08:00:00.100Z",
+        "2027-01-15T12:09:59.900Z",
+    )
+
+
+def test_a_scrambled_parquet_capture_is_sorted_by_time_with_a_warning(demo, tmp_path):
+    path = _parquet_in_small_groups(demo, tmp_path, shuffle=True)
+    stored = get_capture(demo, import_capture(demo, path, model="breast-cancer@2").id)
+    seconds = capture_table(demo, stored).column("timestamp").to_numpy()
+    assert np.all(np.diff(seconds) >= 0) and len(seconds) == stored.rows
+    assert "timestamps were out of order; rows are sorted by time" in stored.warnings

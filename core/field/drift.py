@@ -65,7 +65,12 @@ class _Numbers:
         # One sort of the batch (NaN go last); every count is then a binary search of
         # the few reference points into it, not of the many values into the grid.
         ordered = np.sort(values, kind="quicksort")
-        present = ordered[: len(ordered) - int(np.count_nonzero(np.isnan(ordered)))]
+        if ordered.dtype != np.float64:  # widening keeps the order: sort first, cheaper
+            ordered = ordered.astype(np.float64)
+        # NaN sort last: a batch whose last value is a number has none.
+        missing = int(np.count_nonzero(np.isnan(ordered))) if len(ordered) and np.isnan(
+            ordered[-1]) else 0  # fmt: skip
+        present = ordered[: len(ordered) - missing]
         self.rows += len(values)
         self.missing += len(values) - len(present)
         grid = self.grid
@@ -239,7 +244,8 @@ class DriftRun:
 
     def add(self, table: Any) -> None:
         """Count one batch (an Arrow table holding the reference's columns)."""
-        values = feature_values(table, self.reference["columns"], self.reference["image"])
+        values = feature_values(table, self.reference["columns"], self.reference["image"],
+                                native=True)  # fmt: skip
         for name, accumulator in self.running.items():
             accumulator.add(values[name])
 

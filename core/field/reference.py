@@ -46,8 +46,12 @@ def is_numeric(data_type: pa.DataType) -> bool:
     )
 
 
-def feature_values(table: pa.Table, features: list[str], image: bool) -> dict[str, Any]:
-    """Each drift feature's values in a batch: float64 arrays (NaN missing) or text."""
+def feature_values(
+    table: pa.Table, features: list[str], image: bool, *, native: bool = False
+) -> dict[str, Any]:
+    """Each drift feature's values in a batch: float64 arrays (NaN missing) or text.
+    With ``native``, a float32 column without nulls stays float32 (zero-copy) for a
+    caller that widens it itself after sorting, which is a third cheaper in float32."""
     if image:
         pixels = np.column_stack([_floats(table.column(name)) for name in features])
         with np.errstate(invalid="ignore"):
@@ -56,7 +60,9 @@ def feature_values(table: pa.Table, features: list[str], image: bool) -> dict[st
     values: dict[str, Any] = {}
     for name in features:
         column = table.column(name)
-        if is_numeric(column.type):
+        if native and pa.types.is_float32(column.type) and not column.null_count:
+            values[name] = column.to_numpy()
+        elif is_numeric(column.type):
             values[name] = _floats(column)
         else:
             values[name] = column.cast(pa.string())

@@ -9,7 +9,6 @@ against that model before anything is written.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import threading
 from dataclasses import dataclass
@@ -122,6 +121,27 @@ def _model_for(
     return version, release_id
 
 
+def _checked_into(
+    path: Path, model: ModelVersion, target: Path, progress: ProgressCallback, cancel: Any
+) -> CaptureTable:
+    """Check the capture at ``path`` and write its checked rows to ``target`` (Parquet):
+    a Parquet capture streamed row group by row group, the others read whole."""
+    import pyarrow.parquet as pq
+
+    from modeldesk.field.read import (
+        STORED_ROW_GROUP,
+        stored_parquet_options,
+        stream_parquet_capture,
+    )
+
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return stream_parquet_capture(path, model, target, progress=progress, cancel=cancel)
+    checked = read_capture(path, model, progress=progress, cancel=cancel)
+    pq.write_table(checked.table, target, row_group_size=STORED_ROW_GROUP,
+                   **stored_parquet_options(checked.table.schema))  # fmt: skip
+    return checked
+
+
 def import_capture(
     catalog: Catalog,
     path: Path,
@@ -134,8 +154,6 @@ def import_capture(
     cancel: threading.Event | None = None,
 ) -> Capture:
     """Check the capture at ``path`` against the model it ran and store it (audited)."""
-    import pyarrow.parquet as pq
-
     from modeldesk.catalog.blobs import hash_file
     from modeldesk.field.read import check_device, read_manifest
 
@@ -146,15 +164,16 @@ def import_capture(
         raise BadInputError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     manifest = read_manifest(path)
     version, release_id = _model_for(catalog, path, manifest, release, model)
-    checked: CaptureTable = read_capture(path, version, progress=progress, cancel=cancel)
-    table = checked.table
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, row_group_size=65_536)
-    seconds = table.column("timestamp").to_numpy()
-    layout = {"features": checked.features, "outputs": checked.outputs}
-    device = device or manifest.get("device") or None
     with catalog.blobs.guard():
-        sha256 = catalog.blobs.put_bytes(buffer.getvalue())
+        temp = catalog.blobs.new_temp()
+        try:
+            checked = _checked_into(path, version, temp, progress, cancel)
+            sha256 = catalog.blobs.adopt(temp)
+        except BaseException:
+            catalog.blobs.remove_temp(temp)
+            raise
+        layout = {"features": checked.features, "outputs": checked.outputs}
+        device = device or manifest.get("device") or None
         with catalog.write("field.import", f"capture of {version.ref}") as tx:
             cursor = tx.conn.execute(
                 "INSERT INTO field_capture (name, model_version_id, release_id, device, profile,"
@@ -171,10 +190,10 @@ def import_capture(
                     checked.format,
                     hash_file(path),
                     sha256,
-                    table.num_rows,
+                    checked.rows,
                     json.dumps(layout),
-                    _time_text(float(seconds[0])),
-                    _time_text(float(seconds[-1])),
+                    _time_text(checked.first),
+                    _time_text(checked.last),
                     json.dumps(manifest, sort_keys=True),
                     json.dumps(checked.warnings),
                     tx.at,
@@ -183,7 +202,7 @@ def import_capture(
             )
             capture_id = int(cursor.lastrowid or 0)
             tx.subject = f"capture #{capture_id} of {version.ref}"
-            tx.detail = {"capture": capture_id, "rows": table.num_rows, "sha256": sha256}
+            tx.detail = {"capture": capture_id, "rows": checked.rows, "sha256": sha256}
     return get_capture(catalog, capture_id)
 
 

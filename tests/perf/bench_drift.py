@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from children import high_water_kib, one_core, run_child
 from targets import Targets
 
 FEATURES = 30
@@ -57,30 +56,18 @@ def _prepare(folder: Path, rows: int) -> None:
             writer.write_table(pa.table(_columns(part, 2 + start, 0.2)), row_group_size=131_072)
 
 
-def _high_water_kib() -> int:
-    """This process's peak resident memory. Not ru_maxrss: across exec it keeps the
-    parent's peak from before the fork (which had just built the data)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def _child(folder: Path, mode: str) -> None:
     """Measure one pass in this process (held to one core) and print seconds and peak."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from modeldesk.field.drift import drift_against, parquet_batches
 
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    pa.set_cpu_count(1)
-    pa.set_io_thread_count(1)
+    one_core()
     profile = json.loads((folder / "reference.json").read_text())
     names = profile["columns"]
     rows = pq.ParquetFile(folder / "field.parquet").metadata.num_rows
-    before = _high_water_kib()
+    before = high_water_kib()
     started = time.perf_counter()
     batches = parquet_batches(folder / "field.parquet", names)
     if mode == "drift":
@@ -93,16 +80,12 @@ def _child(folder: Path, mode: str) -> None:
                 column = batch.column(name).to_numpy(zero_copy_only=False)
                 np.histogram(column, bins=profile["features"][name]["display_edges"])
     seconds = time.perf_counter() - started
-    peak = _high_water_kib()
+    peak = high_water_kib()
     print(json.dumps({"seconds": seconds, "peak_kib": peak, "before_kib": before}))
 
 
 def _run(folder: Path, mode: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", str(folder), mode],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(__file__, str(folder), mode)
 
 
 def main() -> None:

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from children import one_core, run_child
 from targets import Targets
 
 FEATURES = 30
@@ -124,16 +123,13 @@ def _child(folder: Path, mode: str, capture_id: int) -> None:
     """Time one pass in this process (one core, one thread) and print the seconds."""
     import numpy as np
     import onnxruntime as ort
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from modeldesk.catalog.store import Catalog
     from modeldesk.field.passes import parity_and_drift
     from modeldesk.field.registry import get_capture
 
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    pa.set_cpu_count(1)
-    pa.set_io_thread_count(1)
+    one_core()
     with Catalog.open(folder / "catalog") as catalog:
         capture = get_capture(catalog, capture_id)
         stored = catalog.blobs.verified_path(capture.sha256)
@@ -158,11 +154,7 @@ def _child(folder: Path, mode: str, capture_id: int) -> None:
 
 
 def _run(folder: Path, mode: str, capture_id: int) -> float:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", str(folder), mode, str(capture_id)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    return run_child(__file__, str(folder), mode, str(capture_id))["seconds"]
 
 
 def main() -> None:
