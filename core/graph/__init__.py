@@ -1,0 +1,1 @@
+"""Model graphs: building, layout, diff and costs, headless (the view is in gui/)."""
