@@ -38,6 +38,21 @@ def _trial_session(path: Path) -> str | None:
     return None
 
 
+def _parsed(path: Path) -> Any:
+    """The ModelProto at ``path`` (external data not read), or why it is not one."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:
+        raise ModelFileError(
+            f"{path.name}: not a valid ONNX model (the file does not parse; truncated or corrupt?)"
+        ) from None
+    if not model.HasField("graph") or not model.opset_import:
+        raise ModelFileError(f"{path.name}: not a valid ONNX model (no graph or no opset import)")
+    return model
+
+
 def examine_here(path: Path) -> dict[str, Any]:
     """Parse, check and describe the model at ``path`` in this process."""
     import onnx
@@ -46,14 +61,7 @@ def examine_here(path: Path) -> dict[str, Any]:
     from modeldesk.models.facts import check_external_data, model_facts
 
     name = path.name
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception:
-        raise ModelFileError(
-            f"{name}: not a valid ONNX model (the file does not parse; truncated or corrupt?)"
-        ) from None
-    if not model.HasField("graph") or not model.opset_import:
-        raise ModelFileError(f"{name}: not a valid ONNX model (no graph or no opset import)")
+    model = _parsed(path)
     external_files = check_external_data(model, path)
     try:
         onnx.checker.check_model(str(path), full_check=True)
@@ -72,7 +80,16 @@ def examine_here(path: Path) -> dict[str, Any]:
     return facts
 
 
+def describe_here(path: Path) -> dict[str, Any]:
+    """The model's graph as data (see ``modeldesk.graph.describe``), in this process.
+    The external data is not read: a graph view needs the weights' shapes, not values."""
+    from modeldesk.graph.describe import describe_model
+
+    return describe_model(_parsed(path))
+
+
 PARENT_ENV = "MODELDESK_EXAMINE_PARENT"
+GRAPH_FLAG = "--graph"
 
 
 def _die_with_parent() -> None:
@@ -99,7 +116,8 @@ def _die_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Examine ``argv[1]`` and write ``{"ok": ..., ...}`` JSON to ``argv[2]``."""
+    """Examine ``argv[1]`` and write ``{"ok": ..., ...}`` JSON to ``argv[2]``; with
+    ``--graph`` after them, describe its graph instead."""
     _die_with_parent()
     try:
         import resource
@@ -110,7 +128,10 @@ def main(argv: list[str]) -> int:
         pass
     model_path, result_path = Path(argv[1]), Path(argv[2])
     try:
-        result: dict[str, Any] = {"ok": True, "facts": examine_here(model_path)}
+        if GRAPH_FLAG in argv[3:]:
+            result: dict[str, Any] = {"ok": True, "graph": describe_here(model_path)}
+        else:
+            result = {"ok": True, "facts": examine_here(model_path)}
     except ModelFileError as error:
         result = {"ok": False, "error": str(error)}
     except Exception as error:

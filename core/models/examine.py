@@ -8,6 +8,7 @@ the caller (the CLI or the desktop app) down.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,11 +21,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from modeldesk.errors import Cancelled, ModelFileError
-from modeldesk.models._examine_child import PARENT_ENV
+from modeldesk.models._examine_child import GRAPH_FLAG, PARENT_ENV
 from modeldesk.models.model_facts import ModelFacts
 from modeldesk.progress import ProgressCallback, no_progress
 
-__all__ = ["MAX_MODEL_FILE_BYTES", "examine_model", "examine_timeout", "sniff_model_file"]
+__all__ = [
+    "MAX_MODEL_FILE_BYTES",
+    "describe_model_graph",
+    "examine_model",
+    "examine_timeout",
+    "sniff_model_file",
+]
 
 # protobuf cannot parse a message of 2 GiB or more; larger weights must be external data.
 MAX_MODEL_FILE_BYTES = 2**31 - 1
@@ -82,11 +89,12 @@ def examine_timeout(size: int) -> float:
     return 60.0 + 60.0 * size / 2**30
 
 
-def _child_command(model: Path, result: Path) -> list[str]:
+def _child_command(model: Path, result: Path, *extra: str) -> list[str]:
     # A frozen app has no Python to run "-m" with: it examines through a hidden command.
     if getattr(sys, "frozen", False):
-        return [sys.executable, "_examine", str(model), str(result)]
-    return [sys.executable, "-m", "modeldesk.models._examine_child", str(model), str(result)]
+        return [sys.executable, "_examine", str(model), str(result), *extra]
+    return [sys.executable, "-m", "modeldesk.models._examine_child", str(model), str(result),
+            *extra]  # fmt: skip
 
 
 def _child_env() -> dict[str, str]:
@@ -125,28 +133,35 @@ def examine_model(
     """
     path = Path(path)
     size = sniff_model_file(path)
-    if scratch is not None:
-        return _examine(path, size, scratch, timeout, progress, cancel, child_command)
-    with tempfile.TemporaryDirectory(prefix="modeldesk-examine-") as folder:
-        return _examine(path, size, Path(folder), timeout, progress, cancel, child_command)
+    command = child_command or _child_command
+    with contextlib.ExitStack() as stack:
+        if scratch is None:
+            scratch = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="modeldesk-examine-"))
+            )
+        result = _run_child(path, size, scratch, timeout, progress, cancel, command, "examining")
+    return ModelFacts.from_dict({**result["facts"], "file_size": size})
 
 
-def _examine(
+def _run_child(
     path: Path,
     size: int,
     scratch: Path,
     timeout: float | None,
     progress: ProgressCallback,
     cancel: threading.Event | None,
-    child_command: Callable[[Path, Path], list[str]] | None,
-) -> ModelFacts:
+    command: Callable[[Path, Path], list[str]],
+    doing: str,
+) -> dict:
+    """Run the examiner child on ``path`` (its work named by ``doing``: "examining",
+    "describing") under the time limit; its result, or ``ModelFileError`` saying why not."""
     limit = examine_timeout(size) if timeout is None else timeout
-    progress(0, 1, f"examining {path.name}")
+    progress(0, 1, f"{doing} {path.name}")
     result_path = scratch / "result.json"
     stderr_path = scratch / "stderr.txt"
     with stderr_path.open("wb") as stderr:
         child = subprocess.Popen(
-            (child_command or _child_command)(path.absolute(), result_path),
+            command(path.absolute(), result_path),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -161,10 +176,10 @@ def _examine(
                 except subprocess.TimeoutExpired:
                     pass
                 if cancel is not None and cancel.is_set():
-                    raise Cancelled(f"{path}: examination cancelled")
+                    raise Cancelled(f"{path}: {doing} cancelled")
                 if time.monotonic() > deadline:
                     raise ModelFileError(
-                        f"{path}: examining the model took longer than {limit:.0f} s; refused"
+                        f"{path}: {doing} the model took longer than {limit:.0f} s; refused"
                     )
         finally:
             if child.poll() is None:
@@ -172,7 +187,7 @@ def _examine(
                 child.wait()
     if child.returncode < 0:
         raise ModelFileError(
-            f"{path}: examining the model crashed the ONNX parser or runtime "
+            f"{path}: {doing} the model crashed the ONNX parser or runtime "
             f"({_signal_name(child.returncode)}); refused"
         )
     if child.returncode != 0 or not result_path.is_file():
@@ -180,7 +195,28 @@ def _examine(
         last = detail[-1] if detail else f"exit code {child.returncode}"
         raise ModelFileError(f"{path}: the model examiner failed ({last})")
     result = json.loads(result_path.read_text("utf-8"))
-    progress(1, 1, f"examined {path.name}")
+    progress(1, 1, f"done {doing} {path.name}")
     if not result["ok"]:
         raise ModelFileError(result["error"])
-    return ModelFacts.from_dict({**result["facts"], "file_size": size})
+    return result
+
+
+def describe_model_graph(
+    path: Path,
+    *,
+    timeout: float | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
+) -> dict:
+    """The graph of the ONNX file at ``path`` as data (``modeldesk.graph.describe``),
+    parsed in the examiner child like every untrusted model."""
+    path = Path(path)
+    size = sniff_model_file(path)
+
+    def command(model: Path, result: Path) -> list[str]:
+        return _child_command(model, result, GRAPH_FLAG)
+
+    with tempfile.TemporaryDirectory(prefix="modeldesk-graph-") as folder:
+        found = _run_child(path, size, Path(folder), timeout, progress, cancel, command,
+                           "describing")  # fmt: skip
+    return found["graph"]

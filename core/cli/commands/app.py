@@ -29,11 +29,12 @@ def demo(out: Path | None) -> None:
 @click.command("_examine", hidden=True)
 @click.argument("model")
 @click.argument("result")
-def examine_child(model: str, result: str) -> int:
+@click.option("--graph", is_flag=True, help="Describe the model's graph instead.")
+def examine_child(model: str, result: str, graph: bool) -> int:
     """Examine MODEL in this process and write RESULT (the frozen app's examiner child)."""
-    from modeldesk.models._examine_child import main as examine_main
+    from modeldesk.models._examine_child import GRAPH_FLAG, main as examine_main
 
-    return examine_main(["_examine", model, result])
+    return examine_main(["_examine", model, result, *([GRAPH_FLAG] if graph else [])])
 
 
 COMMANDS = [demo, examine_child]
