@@ -310,3 +310,99 @@ def point_external_data_at(path: Path, location: str) -> None:
             if entry.key == "location":
                 entry.value = location
     onnx.save(model, path)
+
+
+def residual_network(
+    blocks: int = 3, channels: int = 4, *, seed: int = 0, extra_relu_after: int | None = None
+) -> onnx.ModelProto:
+    """A scoped residual convnet (``/model/layers.N/...`` names, as exporters write):
+    per block Conv, BatchNormalization, Relu, Conv, Add, Relu (6 nodes), then a head of
+    GlobalAveragePool, Flatten, Gemm and Softmax. ``extra_relu_after`` inserts one more
+    node (``/model/layers.K/extra/Relu``) after block K's first Relu: a one-node change."""
+    rng = np.random.default_rng(seed)
+    nodes, weights = [], []
+
+    def weight(name: str, shape: tuple[int, ...]) -> str:
+        weights.append(numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name))
+        return name
+
+    current = "image"
+    for block in range(blocks):
+        scope = f"/model/layers.{block}"
+        first = f"{scope}/conv1/Conv_output_0"
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [
+                    current,
+                    weight(f"layers.{block}.conv1.weight", (channels, channels, 3, 3)),
+                    weight(f"layers.{block}.conv1.bias", (channels,)),
+                ],
+                [first],
+                name=f"{scope}/conv1/Conv",
+                pads=[1, 1, 1, 1],
+            )
+        )
+        norm = [
+            weight(f"layers.{block}.bn.{part}", (channels,))
+            for part in ("scale", "bias", "mean", "var")
+        ]
+        nodes.append(
+            helper.make_node(
+                "BatchNormalization",
+                [first, *norm],
+                [f"{scope}/bn/out"],
+                name=f"{scope}/bn/BatchNormalization",
+            )
+        )
+        activated = f"{scope}/relu1/out"
+        nodes.append(
+            helper.make_node("Relu", [f"{scope}/bn/out"], [activated], name=f"{scope}/relu1/Relu")
+        )
+        if extra_relu_after == block:
+            nodes.append(
+                helper.make_node(
+                    "Relu", [activated], [f"{scope}/extra/out"], name=f"{scope}/extra/Relu"
+                )
+            )
+            activated = f"{scope}/extra/out"
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [activated, weight(f"layers.{block}.conv2.weight", (channels, channels, 3, 3))],
+                [f"{scope}/conv2/out"],
+                name=f"{scope}/conv2/Conv",
+                pads=[1, 1, 1, 1],
+            )
+        )
+        nodes.append(
+            helper.make_node(
+                "Add", [f"{scope}/conv2/out", current], [f"{scope}/add/out"], name=f"{scope}/Add"
+            )
+        )
+        nodes.append(
+            helper.make_node("Relu", [f"{scope}/add/out"], [f"{scope}/out"], name=f"{scope}/Relu")
+        )
+        current = f"{scope}/out"
+    nodes += [
+        helper.make_node(
+            "GlobalAveragePool", [current], ["pooled"], name="/head/GlobalAveragePool"
+        ),
+        helper.make_node("Flatten", ["pooled"], ["flat"], name="/head/Flatten"),
+        helper.make_node(
+            "Gemm",
+            ["flat", weight("head.weight", (3, channels)), weight("head.bias", (3,))],
+            ["logits"],
+            name="/head/Gemm",
+            transB=1,
+        ),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], name="/head/Softmax", axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "residual",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", channels, 8, 8])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 3])],
+        weights,
+    )
+    return _model(graph)

@@ -36,6 +36,7 @@ def test_init_creates_a_wal_database_with_foreign_keys_and_schema_version(tmp_pa
             "0005_keys_and_releases",
             "0006_deployments",
             "0007_field_captures",
+            "0008_graph_cache",
         ]
     assert (tmp_path / "new" / "blobs" / "sha256").is_dir()
 
@@ -190,7 +191,7 @@ def test_a_catalog_from_before_derived_results_is_upgraded_in_place(tmp_path: Pa
             with old.write("test", "blob"):
                 pass
     with Catalog.open(tmp_path / "old") as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 7
+        assert upgraded.schema_version() == SCHEMA_VERSION == 8
         tables = {row[0] for row in upgraded.conn.execute("SELECT name FROM sqlite_master")}
         assert {"derived", "profile", "bench_run", "blob_reference", "audit"} <= tables
         assert {"suite", "suite_version", "validation_run"} <= tables

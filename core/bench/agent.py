@@ -55,7 +55,9 @@ CHUNK_BYTES = 512 * 1024  # raw bytes per put-model chunk (base64 stays under th
 MAX_FILE_BYTES = 1 << 36  # 64 GiB: a larger put-model size is refused up front
 MAX_FILES = 256  # external data files per run
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
-PROFILE_TOP = 20
+# Every node's time (slowest first) travels back, so a graph view can colour each node;
+# at ~100 bytes a node, 3,000 keep the reply well under MAX_MESSAGE_BYTES.
+PROFILE_NODES = 3000
 # Each latency travels back in the reply, which must stay under MAX_MESSAGE_BYTES.
 MAX_ITERATIONS = 20_000
 OPT_LEVELS = ("disabled", "basic", "extended", "all")
@@ -547,7 +549,7 @@ def run_model(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _profile(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
-    """One profiled run, reduced to the slowest nodes and op types with their provider."""
+    """One profiled run: every node's time and provider (slowest first), and per op type."""
     import onnxruntime as ort
 
     with tempfile.TemporaryDirectory(prefix="modeldesk-agent-") as folder:
@@ -586,7 +588,8 @@ def _profile(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
             op["providers"].append(entry["provider"])
     by_time = sorted(nodes.values(), key=lambda e: -e["us"])
     return {
-        "nodes": by_time[:PROFILE_TOP],
+        "nodes": by_time[:PROFILE_NODES],
+        "node_count": len(by_time),
         "ops": sorted(ops.values(), key=lambda e: -e["us"]),
         "total_us": sum(e["us"] for e in nodes.values()),
     }

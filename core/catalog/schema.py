@@ -340,6 +340,12 @@ _DEPLOYMENTS = [
 ]
 
 
+_BLOB_REFERENCE_WITH_FIELD = (
+    _BLOB_REFERENCE_WITH_VALIDATION
+    + "\n    UNION ALL\n    SELECT sha256, 'field_capture', id FROM field_capture\n"
+)
+
+
 # Field captures: what a device saw and answered, stored as a checked Parquet blob, with
 # the model version it ran (and the release, when the capture names one).
 _FIELD_CAPTURES = [
@@ -365,8 +371,24 @@ _FIELD_CAPTURES = [
 )""",
     'CREATE INDEX "idx_field_capture_model_version_id" ON "field_capture" ("model_version_id")',
     "DROP VIEW blob_reference",
-    _BLOB_REFERENCE_WITH_VALIDATION
-    + "\n    UNION ALL\n    SELECT sha256, 'field_capture', id FROM field_capture\n",
+    _BLOB_REFERENCE_WITH_FIELD,
+]
+
+
+# Graph views' caches (a graph described, a layout), keyed by the .onnx file's hash and
+# everything else that defines them; like derived results, re-computable and not audited.
+_GRAPH_CACHE = [
+    """CREATE TABLE "graph_cache" (
+   "key" TEXT PRIMARY KEY,
+   "kind" TEXT NOT NULL,
+   "model_sha256" TEXT NOT NULL,
+   "sha256" TEXT NOT NULL,
+   "created_at" TEXT NOT NULL
+)""",
+    'CREATE INDEX "idx_graph_cache_model_sha256" ON "graph_cache" ("model_sha256")',
+    "DROP VIEW blob_reference",
+    _BLOB_REFERENCE_WITH_FIELD
+    + "\n    UNION ALL\n    SELECT sha256, 'graph_cache', key FROM graph_cache\n",
 ]
 
 
@@ -392,6 +414,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0005_keys_and_releases", _statements(_KEYS_AND_RELEASES)),
     ("0006_deployments", _statements(_DEPLOYMENTS)),
     ("0007_field_captures", _statements(_FIELD_CAPTURES)),
+    ("0008_graph_cache", _statements(_GRAPH_CACHE)),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,8 +12,10 @@ elements), since a view shows them on the node.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import numpy_helper
 
@@ -36,10 +38,17 @@ def _tensor(tensor: onnx.TensorProto) -> dict[str, Any]:
         size *= int(dim)
     found: dict[str, Any] = {"dtype": dtype_name(tensor.data_type),
                              "shape": [int(d) for d in tensor.dims], "size": size}  # fmt: skip
-    external = tensor.data_location == onnx.TensorProto.EXTERNAL
-    if size <= INLINE_VALUES and not external:
-        with contextlib.suppress(ValueError, TypeError):  # a type numpy cannot hold
-            found["values"] = numpy_helper.to_array(tensor).reshape(-1).tolist()
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        found["external"] = True  # its bytes are not read here: no hash, no values
+        return found
+    with contextlib.suppress(ValueError, TypeError):  # a type numpy cannot hold
+        array = numpy_helper.to_array(tensor)
+        # The hash and norm let a diff say whether weights changed, and by how much.
+        found["sha256"] = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+        if array.dtype.kind in "fiub" and array.size:
+            found["norm"] = float(np.linalg.norm(array.astype(np.float64).reshape(-1)))
+        if size <= INLINE_VALUES:
+            found["values"] = array.reshape(-1).tolist()
     return found
 
 

@@ -88,8 +88,25 @@ def describe_here(path: Path) -> dict[str, Any]:
     return describe_model(_parsed(path))
 
 
+def tensor_here(path: Path, name: str) -> dict[str, Any]:
+    """Statistics of the weight ``name`` (see ``modeldesk.graph.weights``)."""
+    from modeldesk.graph.weights import tensor_statistics
+
+    return tensor_statistics(_parsed(path), name, path.name)
+
+
+def deltas_here(path: Path, other: Path, pairs_file: Path) -> dict[str, Any]:
+    """How much the weights paired in ``pairs_file`` changed from ``path`` to ``other``."""
+    from modeldesk.graph.weights import weight_deltas
+
+    pairs = json.loads(pairs_file.read_text("utf-8"))
+    return weight_deltas(_parsed(path), _parsed(other), [(str(a), str(b)) for a, b in pairs])
+
+
 PARENT_ENV = "MODELDESK_EXAMINE_PARENT"
 GRAPH_FLAG = "--graph"
+TENSOR_FLAG = "--tensor"  # followed by the weight's name
+DELTAS_FLAG = "--weight-deltas"  # followed by the other model and a JSON file of pairs
 
 
 def _die_with_parent() -> None:
@@ -117,7 +134,8 @@ def _die_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     """Examine ``argv[1]`` and write ``{"ok": ..., ...}`` JSON to ``argv[2]``; with
-    ``--graph`` after them, describe its graph instead."""
+    ``--graph`` after them, describe its graph instead; with ``--tensor NAME``, one
+    weight's statistics; with ``--weight-deltas OTHER PAIRS``, how weights changed."""
     _die_with_parent()
     try:
         import resource
@@ -128,8 +146,13 @@ def main(argv: list[str]) -> int:
         pass
     model_path, result_path = Path(argv[1]), Path(argv[2])
     try:
-        if GRAPH_FLAG in argv[3:]:
+        mode = argv[3:]
+        if mode[:1] == [GRAPH_FLAG]:
             result: dict[str, Any] = {"ok": True, "graph": describe_here(model_path)}
+        elif mode[:1] == [TENSOR_FLAG] and len(mode) == 2:
+            result = {"ok": True, "tensor": tensor_here(model_path, mode[1])}
+        elif mode[:1] == [DELTAS_FLAG] and len(mode) == 3:
+            result = {"ok": True, "deltas": deltas_here(model_path, Path(mode[1]), Path(mode[2]))}
         else:
             result = {"ok": True, "facts": examine_here(model_path)}
     except ModelFileError as error:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from modeldesk.errors import Cancelled, ModelFileError
-from modeldesk.models._examine_child import GRAPH_FLAG, PARENT_ENV
+from modeldesk.models._examine_child import DELTAS_FLAG, GRAPH_FLAG, PARENT_ENV, TENSOR_FLAG
 from modeldesk.models.model_facts import ModelFacts
 from modeldesk.progress import ProgressCallback, no_progress
 
@@ -30,6 +30,8 @@ __all__ = [
     "describe_model_graph",
     "examine_model",
     "examine_timeout",
+    "model_tensor_statistics",
+    "model_weight_deltas",
     "sniff_model_file",
 ]
 
@@ -220,3 +222,39 @@ def describe_model_graph(
         found = _run_child(path, size, Path(folder), timeout, progress, cancel, command,
                            "describing")  # fmt: skip
     return found["graph"]
+
+
+def model_tensor_statistics(
+    path: Path, name: str, *, cancel: threading.Event | None = None
+) -> dict:
+    """Min, max, mean, std and sparsity of the weight ``name`` of the ONNX file at
+    ``path`` (``modeldesk.graph.weights``), read in the examiner child."""
+    path = Path(path)
+    size = sniff_model_file(path)
+
+    def command(model: Path, result: Path) -> list[str]:
+        return _child_command(model, result, TENSOR_FLAG, name)
+
+    with tempfile.TemporaryDirectory(prefix="modeldesk-tensor-") as folder:
+        found = _run_child(path, size, Path(folder), None, no_progress, cancel, command,
+                           "reading a weight of")  # fmt: skip
+    return found["tensor"]
+
+
+def model_weight_deltas(
+    old: Path, new: Path, pairs: list[tuple[str, str]], *, cancel: threading.Event | None = None
+) -> dict[str, dict]:
+    """The norm of the change of each paired weight from ``old`` to ``new`` (both parsed
+    in the examiner child), keyed by the new weight's name."""
+    old, new = Path(old), Path(new)
+    size = sniff_model_file(old) + sniff_model_file(new)
+    with tempfile.TemporaryDirectory(prefix="modeldesk-deltas-") as folder:
+        pairs_file = Path(folder) / "pairs.json"
+        pairs_file.write_text(json.dumps(pairs), encoding="utf-8")
+
+        def command(model: Path, result: Path) -> list[str]:
+            return _child_command(model, result, DELTAS_FLAG, str(new.absolute()), str(pairs_file))
+
+        found = _run_child(old, size, Path(folder), None, no_progress, cancel, command,
+                           "comparing the weights of")  # fmt: skip
+    return found["deltas"]

@@ -47,6 +47,9 @@ def show_trend(frame: ChartFrame, lines: dict[str, list[tuple[int, float]]]) -> 
                   symbolSize=7, symbolBrush=colour, name=profile)  # fmt: skip
 
 
+SLOWEST_NODES = 20  # a run keeps every node's time; the Bench tab lists the slowest
+
+
 def profile_tables(profile: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]:
     """Rows for the op-type table and the slowest-node table of a run's ORT profile."""
     total = max(profile.get("total_us", 0), 1)
@@ -54,5 +57,6 @@ def profile_tables(profile: dict[str, Any]) -> tuple[list[list[Any]], list[list[
         [op["op"], op["nodes"], op["us"], f"{op['us'] / total:.0%}", ", ".join(op["providers"])]
         for op in profile.get("ops", [])
     ]
-    nodes = [[n["node"], n["op"], n["us"], n["provider"]] for n in profile.get("nodes", [])]
+    slowest = profile.get("nodes", [])[:SLOWEST_NODES]
+    nodes = [[n["node"], n["op"], n["us"], n["provider"]] for n in slowest]
     return ops, nodes

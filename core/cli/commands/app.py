@@ -26,15 +26,16 @@ def demo(out: Path | None) -> None:
     click.echo(f"built demo catalog {path}")
 
 
-@click.command("_examine", hidden=True)
+@click.command("_examine", hidden=True, context_settings={"ignore_unknown_options": True})
 @click.argument("model")
 @click.argument("result")
-@click.option("--graph", is_flag=True, help="Describe the model's graph instead.")
-def examine_child(model: str, result: str, graph: bool) -> int:
-    """Examine MODEL in this process and write RESULT (the frozen app's examiner child)."""
-    from modeldesk.models._examine_child import GRAPH_FLAG, main as examine_main
+@click.argument("mode", nargs=-1, type=click.UNPROCESSED)
+def examine_child(model: str, result: str, mode: tuple[str, ...]) -> int:
+    """Examine MODEL in this process and write RESULT (the frozen app's examiner child);
+    MODE (--graph, --tensor NAME, --weight-deltas OTHER PAIRS) is passed on as given."""
+    from modeldesk.models._examine_child import main as examine_main
 
-    return examine_main(["_examine", model, result, *([GRAPH_FLAG] if graph else [])])
+    return examine_main(["_examine", model, result, *mode])
 
 
 COMMANDS = [demo, examine_child]

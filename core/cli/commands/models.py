@@ -299,3 +299,31 @@ def model_diff(
 
 
 COMMANDS = [model]
+
+
+@model.command("graph")
+@click.argument("ref", metavar="NAME@V")
+@click.option("--diff", "against", metavar="NAME@W", help="Draw the changes from NAME@W to NAME@V.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FILE.svg (a picture) or FILE.json (items, boxes and edges as data).",
+)
+@click.option(
+    "--folded", is_flag=True, help="Keep scope groups folded as the app first shows them."
+)
+@click.pass_obj
+def model_graph(state: CliState, ref: str, against: str | None, out: Path, folded: bool) -> None:
+    """Render a version's graph (or its diff from another) headless, as SVG or JSON."""
+    from modeldesk.graph.versions import export_graph
+    from modeldesk.models.registry import get_model_version
+
+    catalog = state.catalog()
+    version = get_model_version(catalog, ref)
+    old = get_model_version(catalog, against) if against else None
+    with progress_bar("drawing the graph") as progress:
+        drawn = export_graph(catalog, version, out, against=old, folded=folded, progress=progress)
+    click.echo(f"{drawn['title']}: {drawn['items']} items, {drawn['edges']} edges -> {out}")
+    for problem in drawn["problems"]:
+        click.echo(f"  problem: {problem}")
