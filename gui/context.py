@@ -27,6 +27,7 @@ class AppContext(QObject):
     catalog_changed = Signal()  # records were added or edited
     warning = Signal(str)  # goes to the notification area
     error = Signal(object)  # JobError to show in a dialog
+    graph_diff = Signal(str, str)  # old NAME@V, new NAME@V: open the new one's graph diff
 
     def __init__(self, catalog: Catalog, runner: JobRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self._pages: dict[str, QWidget] = {}
         self.pages.addWidget(self.catalog_page)
         self.catalog_page.release_requested.connect(self.open_release)
+        self.context.graph_diff.connect(self.open_graph_diff)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.navigator)
         self.splitter.addWidget(self.pages)
@@ -200,6 +201,14 @@ class MainWindow(QMainWindow):
             return
         self.pages.setCurrentWidget(page)
         app_settings().setValue("window/selection", _selection_text(selection))
+
+    def open_graph_diff(self, old_ref: str, new_ref: str) -> None:
+        """Show ``new_ref``'s Graph tab with the changes since ``old_ref``."""
+        name, _, number = new_ref.rpartition("@")
+        self.open_selection(Selection("model", name, int(number)))
+        page = self.model_version_page
+        if self.pages.currentWidget() is page:
+            page.show_graph_diff(old_ref)
 
     def open_release(self, release_id: int) -> None:
         """Show release ``release_id`` on its version's Release tab."""

@@ -125,9 +125,31 @@ def _tour_model(window: Any, name: str, wait: Any, shoot: Any, notes: list[str])
     shoot("model")
     window.open_selection(Selection("model", name, _latest(window, "model", name)))
     page = window.model_version_page
-    for index, tab in enumerate(["overview", "io", "operators", "metadata", "changes"]):
+    graph = page.graph
+
+    def drawn(diff: bool = False) -> bool:
+        opened = graph.opened
+        return (
+            opened is not None
+            and (opened.compared is not None) == diff
+            and not window.runner.active
+            and graph.canvas.complete
+        )
+
+    for index, tab in enumerate(["overview", "io", "graph", "operators", "metadata", "changes"]):
         page.tabs.setCurrentIndex(index)
+        if tab == "graph":
+            wait(drawn, "drawing the graph")
         shoot(f"model_version_{tab}")
+    number = page.version.version if page.version is not None else 0
+    earlier = sorted((r for r in graph.siblings if int(r.rpartition("@")[2]) < number),
+                     key=lambda r: int(r.rpartition("@")[2]))  # fmt: skip
+    if earlier:
+        page.show_graph_diff(earlier[-1])
+        wait(lambda: drawn(diff=True), "diffing two graphs")
+        shoot("model_version_graph_diff")
+        notes.append(f"graph diff {earlier[-1]} -> {graph.ref}: "
+                     f"{graph.opened.compared.diff.summary()}")  # fmt: skip
     page.tabs.setCurrentWidget(page.debug)
     page.debug.run()
     wait(lambda: not window.runner.active and page.debug.report is not None, "debugging")

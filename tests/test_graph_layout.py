@@ -84,3 +84,25 @@ def test_a_cycle_is_broken_and_reported_never_a_hang():
     chain = list(range(10_000))
     long = layered_layout(chain, list(itertools.pairwise(chain)))
     assert long.layers[9_999] == 9_999
+
+
+def test_a_layout_reports_progress_and_stops_when_cancelled():
+    import threading
+
+    import pytest
+
+    from modeldesk.errors import Cancelled
+
+    nodes = list(range(200))
+    edges = [(i, i + 1) for i in range(199)] + [(i, i + 7) for i in range(0, 190, 3)]
+    seen: list[tuple[float, float]] = []
+    layered_layout(nodes, edges, progress=lambda done, total, _: seen.append((done, total)))
+    assert len(seen) >= 5 and seen[0][0] == 0 and all(d <= t for d, t in seen)
+    cancel = threading.Event()
+
+    def cancel_at_second(done, total, message):
+        if done >= 2:
+            cancel.set()
+
+    with pytest.raises(Cancelled, match="graph layout"):
+        layered_layout(nodes, edges, progress=cancel_at_second, cancel=cancel)

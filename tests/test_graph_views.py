@@ -171,3 +171,62 @@ def test_the_command_line_writes_svg_and_json(catalog, tmp_path, run_cli, catalo
     )
     assert bad.code != 0 and "must end in .svg or .json" in bad.err
     assert not (tmp_path / "net.png").exists()
+
+
+def test_layouts_are_cached_per_graph_and_checked_when_read(catalog, tmp_path):
+    from modeldesk.graph.stored import cached_layout, layout_to_data
+
+    version = _residual(catalog, tmp_path)
+    model = GraphModel(version_graph(catalog, version)["graph"])
+    scene = model.scene(set(model.groups))
+    view = {"graph": "main", "unfolded": ["all"]}
+    first = cached_layout(catalog, version.sha256, view, scene)
+    assert [r["kind"] for r in catalog.query("SELECT kind FROM graph_cache ORDER BY kind")] == [
+        "description",
+        "layout",
+    ]
+    key = graph_cache_key("layout", version.sha256, view)
+    moved = layout_to_data(first)
+    moved["positions"]["i:image"] = [1234.0, 5.0]
+    _store(catalog, key, "layout", version.sha256, moved)
+    assert cached_layout(catalog, version.sha256, view, scene).positions["i:image"] == (1234.0, 5.0)
+    # A layout of other items, or with a malformed point, is laid out again.
+    for forged in (
+        {**moved, "positions": {"x": [0, 0]}},
+        {**moved, "edges": [["i:image", "nowhere", [[0, 0]]]]},
+    ):
+        _store(catalog, key, "layout", version.sha256, forged)
+        again = cached_layout(catalog, version.sha256, view, scene)
+        assert again.positions == first.positions
+
+
+def test_nodes_that_fell_back_to_the_cpu_stand_out():
+    from modeldesk.graph.overlay import overlay_from_results
+
+    # What a device with an accelerator reports (this machine has only the CPU).
+    results = {
+        "profile": {
+            "total_us": 900,
+            "nodes": [
+                {
+                    "node": "/conv/Conv",
+                    "op": "Conv",
+                    "provider": "CUDAExecutionProvider",
+                    "us": 600,
+                },
+                {"node": "/topk/TopK", "op": "TopK", "provider": "CPUExecutionProvider", "us": 300},
+                {
+                    "node": "Conv_fused_0",
+                    "op": "FusedConv",
+                    "provider": "CUDAExecutionProvider",
+                    "us": 0,
+                },
+                {"node": 7, "us": "bad"},
+            ],
+        }
+    }
+    overlay = overlay_from_results(1, "jetson", "2026-12-01", results, {"/conv/Conv", "/topk/TopK"})
+    assert overlay is not None and overlay.unmatched == ["Conv_fused_0"]
+    assert overlay.fell_back("/topk/TopK") and not overlay.fell_back("/conv/Conv")
+    assert overlay.share("/topk/TopK") == 0.5 and overlay.share("/missing") is None
+    assert overlay_from_results(1, "p", "", {"profile": {}}, set()) is None

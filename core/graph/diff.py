@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +113,10 @@ def diff_graphs(old: Mapping[str, Any], new: Mapping[str, Any]) -> GraphDiff:
             and old_nodes[found[0]]["op"] == new_nodes[ids[0]]["op"]
         ):
             pairs[found[0]] = ids[0]
-    _match_structure(old, new, pairs)
+    _match_structure(old, new, pairs, _signature)
+    # Then the same operator in the same place with other attributes or weights (a tree
+    # ensemble retrained): one changed node, not one removed and one added.
+    _match_structure(old, new, pairs, lambda node, _graph: f"{node['domain']}/{node['op']}")
     matched_new = set(pairs.values())
     diff = GraphDiff(
         pairs=dict(sorted(pairs.items())),
@@ -128,11 +131,16 @@ def diff_graphs(old: Mapping[str, Any], new: Mapping[str, Any]) -> GraphDiff:
     return diff
 
 
-def _match_structure(old: Mapping[str, Any], new: Mapping[str, Any], pairs: dict[int, int]) -> None:
+def _match_structure(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    pairs: dict[int, int],
+    signature: Callable[[Mapping[str, Any], Mapping[str, Any]], str],
+) -> None:
     """Pair the nodes names did not: next to a matched neighbour (or reading the same graph
     input), or alone of its kind on both sides; repeated until nothing more pairs."""
-    old_sig = {n["id"]: _signature(n, old) for n in old["nodes"]}
-    new_sig = {n["id"]: _signature(n, new) for n in new["nodes"]}
+    old_sig = {n["id"]: signature(n, old) for n in old["nodes"]}
+    new_sig = {n["id"]: signature(n, new) for n in new["nodes"]}
     old_ups, old_downs = _links(old)
     new_ups, new_downs = _links(new)
     shared_inputs = set(old["inputs"]) & set(new["inputs"])

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import threading
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+
+from modeldesk.progress import ProgressCallback, check_cancel, no_progress
 
 __all__ = ["Layout", "count_crossings", "layered_layout"]
 
@@ -143,10 +146,22 @@ def layered_layout(
     nodes: Sequence[Hashable],
     edges: Sequence[tuple[Hashable, Hashable]],
     sizes: dict[Hashable, tuple[float, float]] | None = None,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
 ) -> Layout:
     """Lay out ``nodes`` (each ``sizes[node] = (width, height)``, default 80 x 30) with
-    ``edges`` pointing down; any cycle is broken and reported, never a hang."""
+    ``edges`` pointing down; any cycle is broken and reported, never a hang. Progress is
+    reported per step (``SWEEPS + COORDINATE_PASSES + 2`` of them), and ``cancel`` is
+    checked between them."""
     sizes = sizes or {}
+    steps = SWEEPS + COORDINATE_PASSES + 2
+
+    def report(done: int, what: str) -> None:
+        check_cancel(cancel, "graph layout")
+        progress(done, steps, what)
+
+    report(0, f"layering {len(nodes):,} items")
     known = set(nodes)
     given = [(s, t) for s, t in edges if s in known and t in known]
     kept, reversed_edges = _break_cycles(list(nodes), given)
@@ -172,7 +187,8 @@ def layered_layout(
     for node in layer:  # first seen, first placed: the input order is a fair start
         order[layer[node]].append(node)
     best, fewest = [list(level) for level in order], _total_crossings(order, down)
-    for _ in range(SWEEPS):
+    for sweep in range(SWEEPS):
+        report(2 + sweep, "ordering layers")
         if fewest == 0:
             break
         _sweep(order, up, range(1, depth))
@@ -187,7 +203,7 @@ def layered_layout(
             return (DUMMY_WIDTH, 0.0)
         return sizes.get(node, (80.0, 30.0))
 
-    x = _coordinates(order, up, down, size)
+    x = _coordinates(order, up, down, size, lambda done: report(2 + SWEEPS + done, "placing"))
     heights = [max((size(n)[1] for n in level), default=0.0) for level in order]
     y, top = [], 0.0
     for height in heights:
@@ -209,7 +225,7 @@ def layered_layout(
                   right - left, max(top - LAYER_GAP, 0.0), fewest)  # fmt: skip
 
 
-def _coordinates(order: list[list[Hashable]], up: dict, down: dict, size) -> dict:
+def _coordinates(order: list[list[Hashable]], up: dict, down: dict, size, step) -> dict:
     """Packed in order, then pulled toward neighbours' mean, overlaps pushed apart."""
     x: dict[Hashable, float] = {}
     for level in order:
@@ -219,6 +235,7 @@ def _coordinates(order: list[list[Hashable]], up: dict, down: dict, size) -> dic
             x[node] = cursor + width / 2
             cursor += width + NODE_GAP
     for sweep in range(COORDINATE_PASSES):
+        step(sweep)
         neighbours = up if sweep % 2 == 0 else down
         levels = order if sweep % 2 == 0 else order[::-1]
         for level in levels:

@@ -5,6 +5,7 @@ fonts), so it renders offline."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -20,7 +21,17 @@ from modeldesk.graph.style import (
     item_colours,
 )
 
-__all__ = ["edge_ends", "format_us", "item_paint", "scene_json", "scene_svg"]
+__all__ = [
+    "DrawnBox",
+    "DrawnEdge",
+    "drawing",
+    "edge_ends",
+    "format_us",
+    "item_paint",
+    "label_point",
+    "scene_json",
+    "scene_svg",
+]
 
 MARGIN = 24.0
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
@@ -66,6 +77,93 @@ def edge_ends(
     return drawn
 
 
+@dataclass
+class DrawnBox:
+    """One item as it is drawn: centre, size, text and colours."""
+
+    key: str
+    x: float
+    y: float
+    width: float
+    height: float
+    title: str
+    lines: list[str]
+    fill: str
+    stroke: str
+    text: str
+    dashed: bool = False  # a folded group
+    badge: str | None = None  # the runtime label, right of the box
+    tooltip: str = ""
+    emphasis: bool = False  # a diff's change, or a node that fell back to the CPU
+
+
+@dataclass
+class DrawnEdge:
+    """One edge as it is drawn: its polyline (border to border), label and colour."""
+
+    points: list[tuple[float, float]]
+    label: str
+    colour: str
+    kind: str = "edge"  # edge, captured (from an enclosing graph) or reversed (a cycle)
+
+    @property
+    def dashed(self) -> bool:
+        """Captured values and the reversed edges of a cycle are dashed."""
+        return self.kind != "edge"
+
+
+EDGE_COLOURS = {"edge": EDGE, "captured": CAPTURED_EDGE, "reversed": REVERSED_EDGE}
+
+
+def drawing(
+    model: GraphModel,
+    scene: Scene,
+    layout: Layout,
+    *,
+    diff: bool = False,
+    overlay: Overlay | None = None,
+) -> tuple[list[DrawnBox], list[DrawnEdge]]:
+    """What to draw for a laid-out scene: the SVG export and the desktop canvas both
+    draw exactly this."""
+    boxes = []
+    for key, item in scene.items.items():
+        x, y = layout.positions[key]
+        colours, badge = item_paint(model, item, diff, overlay)
+        outline = STATUS_COLOURS.get(item.status or "", colours.stroke) if diff else colours.stroke
+        fell_back = bool(
+            overlay and item.node is not None and overlay.fell_back(model.nodes[item.node]["name"])
+        )
+        boxes.append(
+            DrawnBox(
+                key,
+                x,
+                y,
+                item.width,
+                item.height,
+                item.title,
+                item.lines,
+                colours.fill,
+                outline,
+                colours.text,
+                item.kind == "group",
+                badge,
+                _tooltip(model, item),
+                bool(diff and item.status) or fell_back,
+            )
+        )
+    flipped = {tuple(pair) for pair in layout.reversed_edges}
+    labels = {(edge.source, edge.target): edge for edge in scene.edges}
+    edges = []
+    for start, end, points in layout.edges:
+        source, target = str(start), str(end)
+        edge = labels.get((source, target))
+        reversed_edge = (start, end) in flipped or (end, start) in flipped
+        kind = "reversed" if reversed_edge else "captured" if edge and edge.dashed else "edge"
+        ends = edge_ends(points, scene.items[source], scene.items[target])
+        edges.append(DrawnEdge(ends, edge.label if edge else "", EDGE_COLOURS[kind], kind))
+    return boxes, edges
+
+
 def scene_svg(
     model: GraphModel,
     scene: Scene,
@@ -85,69 +183,63 @@ def scene_svg(
         *(
             f'<marker id="arrow-{name}" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
             f'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="{colour}"/></marker>'
-            for name, colour in (
-                ("edge", EDGE),
-                ("captured", CAPTURED_EDGE),
-                ("reversed", REVERSED_EDGE),
-            )
+            for name, colour in EDGE_COLOURS.items()
         ),
         "</defs>",
         '<rect width="100%" height="100%" fill="#ffffff"/>',
         f'<text x="{MARGIN}" y="16" font-size="12" fill="#1f2933">{escape(title)}</text>',
         f'<g transform="translate({MARGIN},{MARGIN + 20})">',
     ]
-    reversed_pairs = {tuple(pair) for pair in layout.reversed_edges}
-    labels = {(edge.source, edge.target): edge for edge in scene.edges}
-    for start, end, points in layout.edges:
-        source, target = str(start), str(end)
-        edge = labels.get((source, target))
-        drawn = edge_ends(points, scene.items[source], scene.items[target])
-        flipped = (source, target) in reversed_pairs or (target, source) in reversed_pairs
-        kind = "reversed" if flipped else "captured" if edge and edge.dashed else "edge"
-        colour = {"edge": EDGE, "captured": CAPTURED_EDGE, "reversed": REVERSED_EDGE}[kind]
-        path = " L".join(f"{x:.1f},{y:.1f}" for x, y in drawn)
-        dash = ' stroke-dasharray="5,3"' if kind != "edge" else ""
+    boxes, edges = drawing(model, scene, layout, diff=diff, overlay=overlay)
+    for edge in edges:
+        if len(edge.points) < 2:
+            continue
+        path = " L".join(f"{x:.1f},{y:.1f}" for x, y in edge.points)
+        dash = ' stroke-dasharray="5,3"' if edge.dashed else ""
         out.append(
-            f'<path d="M{path}" fill="none" stroke="{colour}" stroke-width="1.2"{dash} '
-            f'marker-end="url(#arrow-{kind})"/>'
+            f'<path d="M{path}" fill="none" stroke="{edge.colour}" stroke-width="1.2"{dash} '
+            f'marker-end="url(#arrow-{edge.kind})"/>'
         )
-        if edge and edge.label:
-            middle = drawn[len(drawn) // 2 - 1] if len(drawn) > 2 else drawn[0]
-            mx = (middle[0] + drawn[len(drawn) // 2][0]) / 2
-            my = (middle[1] + drawn[len(drawn) // 2][1]) / 2
+        if edge.label:
+            mx, my = label_point(edge.points)
             out.append(
-                f'<text x="{mx + 4:.1f}" y="{my:.1f}" font-size="9" fill="#52606d">'
+                f'<text x="{mx:.1f}" y="{my:.1f}" font-size="9" fill="#52606d">'
                 f"{escape(edge.label)}</text>"
             )
-    for key, item in scene.items.items():
-        x, y = layout.positions[key]
-        left, top = x - item.width / 2, y - item.height / 2
-        colours, label = item_paint(model, item, diff, overlay)
-        outline = STATUS_COLOURS.get(item.status or "", colours.stroke) if diff else colours.stroke
-        dash = ' stroke-dasharray="4,2"' if item.kind == "group" else ""
+    for box in boxes:
+        left, top = box.x - box.width / 2, box.y - box.height / 2
+        dash = ' stroke-dasharray="4,2"' if box.dashed else ""
+        width = 3.0 if box.emphasis else 1.5
         out.append(
-            f"<g><title>{escape(_tooltip(model, item))}</title>"
-            f'<rect x="{left:.1f}" y="{top:.1f}" width="{item.width:.1f}" '
-            f'height="{item.height:.1f}" rx="4" fill="{colours.fill}" stroke="{outline}" '
-            f'stroke-width="1.5"{dash}/>'
+            f"<g><title>{escape(box.tooltip)}</title>"
+            f'<rect x="{left:.1f}" y="{top:.1f}" width="{box.width:.1f}" '
+            f'height="{box.height:.1f}" rx="4" fill="{box.fill}" stroke="{box.stroke}" '
+            f'stroke-width="{width}"{dash}/>'
         )
         out.append(
-            f'<text x="{x:.1f}" y="{top + 15:.1f}" font-size="11" font-weight="bold" '
-            f'text-anchor="middle" fill="{colours.text}">{escape(item.title)}</text>'
+            f'<text x="{box.x:.1f}" y="{top + 15:.1f}" font-size="11" font-weight="bold" '
+            f'text-anchor="middle" fill="{box.text}">{escape(box.title)}</text>'
         )
-        for number, line in enumerate(item.lines):
+        for number, line in enumerate(box.lines):
             out.append(
-                f'<text x="{x:.1f}" y="{top + 29 + 14 * number:.1f}" font-size="9.5" '
-                f'text-anchor="middle" fill="{colours.text}">{escape(line)}</text>'
+                f'<text x="{box.x:.1f}" y="{top + 29 + 14 * number:.1f}" font-size="9.5" '
+                f'text-anchor="middle" fill="{box.text}">{escape(line)}</text>'
             )
-        if label:
+        if box.badge:
             out.append(
-                f'<text x="{left + item.width + 4:.1f}" y="{y + 3:.1f}" font-size="9.5" '
-                f'fill="#7f1d1d">{escape(label)}</text>'
+                f'<text x="{left + box.width + 4:.1f}" y="{box.y + 3:.1f}" font-size="9.5" '
+                f'fill="#7f1d1d">{escape(box.badge)}</text>'
             )
         out.append("</g>")
     out += ["</g>", "</svg>"]
     return "\n".join(out) + "\n"
+
+
+def label_point(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Where an edge's label goes: beside the middle of its middle segment."""
+    middle = len(points) // 2
+    (ax, ay), (bx, by) = points[max(middle - 1, 0)], points[middle]
+    return (ax + bx) / 2 + 4, (ay + by) / 2
 
 
 def _tooltip(model: GraphModel, item: SceneItem) -> str:

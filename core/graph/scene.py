@@ -11,12 +11,14 @@ cached.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from modeldesk.graph.layout import Layout, layered_layout
 from modeldesk.graph.scopes import Group, build_groups
+from modeldesk.progress import ProgressCallback, no_progress
 
 __all__ = [
     "GraphModel",
@@ -93,12 +95,15 @@ class Scene:
     edges: list[SceneEdge]
     problems: list[str] = field(default_factory=list)
 
-    def layout(self) -> Layout:
+    def layout(
+        self, progress: ProgressCallback = no_progress, cancel: threading.Event | None = None
+    ) -> Layout:
         """The layered layout of this scene (see ``modeldesk.graph.layout``)."""
         sizes: dict[Hashable, tuple[float, float]] = {
             key: (item.width, item.height) for key, item in self.items.items()
         }
-        return layered_layout(list(self.items), [(e.source, e.target) for e in self.edges], sizes)
+        edges = [(e.source, e.target) for e in self.edges]
+        return layered_layout(list(self.items), edges, sizes, progress=progress, cancel=cancel)
 
 
 @functools.lru_cache(maxsize=512)

@@ -127,12 +127,18 @@ def layout_from_data(data: Mapping[str, Any]) -> Layout:
 
 
 def cached_layout(
-    catalog: Catalog | None, model_sha256: str, view: Mapping[str, Any], scene: Scene
+    catalog: Catalog | None,
+    model_sha256: str,
+    view: Mapping[str, Any],
+    scene: Scene,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
 ) -> Layout:
     """The layout of ``scene``, cached under the graph's hash and ``view`` (which graph,
     which groups unfolded, a diff's other side); computed and kept when absent."""
     if catalog is None:
-        return scene.layout()
+        return scene.layout(progress, cancel)
     key = graph_cache_key("layout", model_sha256, view)
     found = _load(catalog, key)
     if found is not None:
@@ -142,6 +148,6 @@ def cached_layout(
             return layout_from_data(found)
         except (ValueError, TypeError, KeyError):
             pass  # damaged or forged: laid out again
-    layout = scene.layout()
+    layout = scene.layout(progress, cancel)
     _store(catalog, key, "layout", model_sha256, layout_to_data(layout))
     return layout

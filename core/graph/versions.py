@@ -82,13 +82,18 @@ def laid_out(
     cache_as: str,
     view: Mapping[str, Any],
     unfolded: Iterable[tuple[str, ...]] | None = None,
+    *,
+    progress: ProgressCallback = no_progress,
+    cancel: threading.Event | None = None,
 ) -> tuple[Scene, Layout]:
     """The scene of ``model`` with ``unfolded`` groups open, and its layout (cached under
     ``cache_as``, a model hash, with ``view`` naming which graph this is)."""
     opened = model.default_unfolded() if unfolded is None else set(unfolded)
     scene = model.scene(opened)
     layout_view = {**view, "unfolded": sorted("/".join(path) for path in opened)}
-    return scene, cached_layout(catalog, cache_as, layout_view, scene)
+    return scene, cached_layout(
+        catalog, cache_as, layout_view, scene, progress=progress, cancel=cancel
+    )
 
 
 def export_graph(

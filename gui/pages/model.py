@@ -56,12 +56,16 @@ class ModelPage(QWidget):
         self.new_choice = QComboBox(self)
         self.compare_button = QPushButton("Compare", self)
         self.compare_button.clicked.connect(self.compare_chosen)
+        self.graph_button = QPushButton("Compare graphs", self)
+        self.graph_button.setToolTip("Open the newer version's graph with the changes coloured")
+        self.graph_button.clicked.connect(self.compare_graphs)
         chooser = QHBoxLayout()
         chooser.addWidget(QLabel("Compare"))
         chooser.addWidget(self.old_choice)
         chooser.addWidget(QLabel("with"))
         chooser.addWidget(self.new_choice)
         chooser.addWidget(self.compare_button)
+        chooser.addWidget(self.graph_button)
         chooser.addStretch(1)
         self.diff = ModelDiffView(self)
         lower = QWidget(self)
@@ -107,6 +111,7 @@ class ModelPage(QWidget):
             combo.addItems(refs)
         can_compare = len(refs) >= 2
         self.compare_button.setEnabled(can_compare)
+        self.graph_button.setEnabled(can_compare)
         self.compare_button.setToolTip(
             "" if can_compare else "A model needs two versions to compare"
         )
@@ -129,6 +134,12 @@ class ModelPage(QWidget):
                 get_model_version(catalog, old_ref), get_model_version(catalog, new_ref)
             )
         )
+
+    def compare_graphs(self) -> None:
+        """Open the newer chosen version's Graph tab with the diff from the other."""
+        old_ref, new_ref = self.old_choice.currentText(), self.new_choice.currentText()
+        if old_ref and new_ref and old_ref != new_ref:
+            self.context.graph_diff.emit(old_ref, new_ref)
 
     def _selection_changed(self, rows: list[int]) -> None:
         if len(rows) == 2:

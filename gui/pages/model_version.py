@@ -23,6 +23,7 @@ from modeldesk.gui.pages.bench_view import BenchView
 from modeldesk.gui.pages.debug_view import DebugView
 from modeldesk.gui.pages.explain_view import ExplainView
 from modeldesk.gui.pages.field_view import FieldView
+from modeldesk.gui.pages.graph_view import GraphView
 from modeldesk.gui.pages.release_view import ReleaseView
 from modeldesk.gui.pages.validate_view import ValidateView
 from modeldesk.gui.widgets.editors import MarkdownEditor, TagEditor
@@ -91,6 +92,9 @@ class ModelVersionPage(QWidget):
         self.io_table = DataTable(["side", "name", "kind", "dtype", "shape"], self)
         self.tabs.addTab(self.io_table, "Inputs && outputs")
 
+        self.graph = GraphView(context, self)
+        self.tabs.addTab(self.graph, "Graph")
+
         self.op_chart = BarChart("Operators by count", self)
         self.op_table = DataTable(
             ["op", "count", "time (µs, latest bench)"], self, filter_hint="Filter ops"
@@ -131,6 +135,11 @@ class ModelVersionPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.tabs, 1)
+
+    def show_graph_diff(self, against: str) -> None:
+        """The Graph tab, with the changes since ``against`` drawn."""
+        self.tabs.setCurrentWidget(self.graph)
+        self.graph.compare_with(against)
 
     def _explain_row(self, data_ref: str, row: int) -> None:
         self.tabs.setCurrentWidget(self.explain)
@@ -197,6 +206,7 @@ class ModelVersionPage(QWidget):
         self.debug.set_model(version.ref)
         siblings = [v.ref for v in list_versions(self.context.catalog, "model", version.name)]
         self.explain.set_model(version.ref, siblings)
+        self.graph.set_model(version.ref, siblings)
         self.tags.set_tags(version.tags)
         self.description.set_text(version.description)
         self.io_table.set_rows(
