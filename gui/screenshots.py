@@ -128,6 +128,8 @@ def _tour_model(window: Any, name: str, wait: Any, shoot: Any, notes: list[str])
     graph = page.graph
 
     def drawn(diff: bool = False) -> bool:
+        if graph.failure is not None:
+            raise TourError(f"the graph of {graph.ref}: {graph.failure}")
         opened = graph.opened
         return (
             opened is not None

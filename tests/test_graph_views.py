@@ -230,3 +230,14 @@ def test_nodes_that_fell_back_to_the_cpu_stand_out():
     assert overlay.fell_back("/topk/TopK") and not overlay.fell_back("/conv/Conv")
     assert overlay.share("/topk/TopK") == 0.5 and overlay.share("/missing") is None
     assert overlay_from_results(1, "p", "", {"profile": {}}, set()) is None
+
+
+def test_constant_node_weights_are_drawn_inline_on_their_readers(tmp_path):
+    path = onnx_factory.save(onnx_factory.constant_weights(4, 3), tmp_path / "constants.onnx")
+    model = GraphModel(describe_model_graph(path)["graph"])
+    scene = model.scene(set(model.groups))
+    assert [item.title for item in scene.items.values()] == ["X", "MatMul", "Add", "Y"]
+    lines = {item.title: item.lines for item in scene.items.values()}
+    assert lines["MatMul"] == ["B ⟨4×3⟩"] and lines["Add"] == ["B [0.5, 0.5, 0.5]"]
+    layout = scene.layout()
+    assert set(layout.positions) == set(scene.items) and not layout.reversed_edges

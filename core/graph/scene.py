@@ -198,8 +198,18 @@ class GraphModel:
             items["i:" + name] = SceneItem(
                 "i:" + name, "input", name, [self._value_line(name)], "io"
             )
+        # A Constant node's tensor is drawn inline on the nodes that read it (as Netron
+        # does); its own box would float unconnected.
+        inline = {
+            node_key(n["id"])
+            for n in graph["nodes"]
+            if n["op"] == "Constant"
+            and n["domain"] == "ai.onnx"
+            and all(o in graph["weights"] for o in n["outputs"])
+        }
         for key in dict.fromkeys(owner.values()):
-            items[key] = self._item(key)
+            if key not in inline:
+                items[key] = self._item(key)
         edges: dict[tuple[str, str], SceneEdge] = {}
 
         def connect(source: str, target: str, value: str, dashed: bool = False) -> None:
@@ -242,7 +252,7 @@ class GraphModel:
             items["o:" + name] = SceneItem(
                 "o:" + name, "output", name, [self._value_line(name)], "io"
             )
-            if name in self.producer:
+            if name in self.producer and owner[self.producer[name]] in items:
                 connect(owner[self.producer[name]], "o:" + name, name)
             elif name in inputs:
                 connect("i:" + name, "o:" + name, name)

@@ -10,19 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QLabel,
-    QMenu,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from modeldesk.graph.overlay import Overlay
 from modeldesk.graph.render import drawing
-from modeldesk.graph.scene import GraphModel, group_key, node_key
+from modeldesk.graph.scene import GraphModel, node_key
 from modeldesk.gui.context import AppContext
 from modeldesk.gui.jobs import Job, JobError
+from modeldesk.gui.pages.graph_actions import item_menu, status_text
 from modeldesk.gui.pages.graph_jobs import (
     Drawn,
     Opened,
@@ -43,7 +38,6 @@ from modeldesk.gui.widgets.tool_page import (
 
 __all__ = ["GraphView"]
 
-NO_OVERLAY = "Runtime: off"
 NO_DIFF = "Compare with: none"
 
 
@@ -57,6 +51,7 @@ class GraphView(QWidget):
         self.siblings: list[str] = []
         self.against: str | None = None
         self.opened: Opened | None = None
+        self.failure: str | None = None  # why the last job failed, shown in the status line
         self.stack: list[Drawn] = []  # the main graph, then each body opened from it
         self.overlay: Overlay | None = None
         self.job: Job | None = None
@@ -69,6 +64,7 @@ class GraphView(QWidget):
         self.tools = tools = GraphTools(self, self.canvas)
         self.find, self.unfold_all, self.fold_all = tools.find, tools.unfold_all, tools.fold_all
         self.runtime, self.compare, self.cancel = tools.runtime, tools.compare, tools.cancel
+        self.overlay_toggle = tools.overlay
         self.progress = job_progress_bar(self)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
@@ -94,7 +90,8 @@ class GraphView(QWidget):
         self.find.textChanged.connect(self._find_changed)
         self.unfold_all.clicked.connect(lambda: self._relayout(set(self._model().groups)))
         self.fold_all.clicked.connect(lambda: self._relayout(set()))
-        self.runtime.activated.connect(self._runtime_chosen)
+        self.overlay_toggle.toggled.connect(self._runtime_chosen)
+        self.runtime.activated.connect(self._profile_chosen)
         self.compare.activated.connect(self._compare_chosen)
         tools.export.clicked.connect(self._export)
         self.cancel.clicked.connect(self._cancel)
@@ -132,6 +129,7 @@ class GraphView(QWidget):
             return
         self._stale = False
         self.overlay = None
+        self.failure = None
         what = f"{self.against} → {self.ref}" if self.against else self.ref
         self._run(
             f"Opening the graph of {what}",
@@ -145,10 +143,12 @@ class GraphView(QWidget):
         self.opened = opened
         self.stack = [opened.drawn]
         self.runtime.clear()
-        self.runtime.addItems([NO_OVERLAY, *opened.profiles])
-        self.runtime.setEnabled(bool(opened.profiles) and opened.compared is None)
-        self.runtime.setToolTip(
-            "Colour nodes by their time in the newest benchmark on a profile"
+        self.runtime.addItems(opened.profiles)
+        self.overlay_toggle.blockSignals(True)  # a new graph opens without the overlay
+        self.overlay_toggle.setChecked(False)
+        self.overlay_toggle.blockSignals(False)
+        self.overlay_toggle.setToolTip(
+            "Colour nodes by their time in the newest benchmark on the chosen profile (Ctrl+R)"
             if opened.profiles
             else "No benchmark of this version yet: run one on the Bench tab"
         )
@@ -169,17 +169,7 @@ class GraphView(QWidget):
         self.canvas.present(boxes, edges, drawn.layout.width, drawn.layout.height)
         self._show_crumbs()
         self._show_properties()
-        problems = drawn.scene.problems + [
-            f"a cycle: {len(drawn.layout.reversed_edges)} edge(s) drawn reversed, in red"
-        ] * bool(drawn.layout.reversed_edges)
-        shown = sum(1 for item in drawn.scene.items.values() if item.kind in ("node", "group"))
-        text = (
-            f"{len(drawn.model.nodes):,} nodes, {shown:,} boxes shown "
-            f"({len(drawn.unfolded):,} groups unfolded). Double-click a group to unfold it."
-        )
-        if problems:
-            text += " Problems: " + "; ".join(problems)
-        self.status.setText(text)
+        self.status.setText(status_text(drawn))
 
     def _populated(self) -> None:
         if self._focus_after is not None:
@@ -267,27 +257,8 @@ class GraphView(QWidget):
         self._present()
 
     def _menu(self, key: str, where: Any) -> None:
-        drawn = self.stack[-1]
-        item = drawn.scene.items.get(key)
-        if item is None:
-            return
-        menu = QMenu(self)
-        if item.path is not None:
-            menu.addAction("Unfold", lambda: self._relayout(drawn.unfolded | {item.path}))
-        if item.node is not None:
-            node = drawn.model.nodes[item.node]
-            for body in node["subgraphs"]:
-                menu.addAction(f"Open {body}", lambda b=body: self._open_body(node["id"], b))
-            around = sorted(drawn.model.ancestors(item.node), key=len)
-            for path in reversed(around):
-                if path in drawn.unfolded:
-                    menu.addAction(
-                        f"Fold {'/'.join(path)}",
-                        lambda p=path: self._relayout(
-                            {u for u in drawn.unfolded if u[: len(p)] != p}, group_key(p)
-                        ),
-                    )
-        if not menu.isEmpty():
+        menu = item_menu(self, self.stack[-1], key, self._relayout, self._open_body)
+        if menu is not None:
             menu.exec(where)
 
     # -- finding --------------------------------------------------------------------
@@ -324,7 +295,7 @@ class GraphView(QWidget):
     # -- overlay, diff, panel links -------------------------------------------------
     def _runtime_chosen(self) -> None:
         profile = self.runtime.currentText()
-        if profile == NO_OVERLAY or self.ref is None or not self.stack:
+        if not self.overlay_toggle.isChecked() or not profile or self.ref is None or not self.stack:
             self.overlay = None
             self._present()
             return
@@ -337,6 +308,12 @@ class GraphView(QWidget):
             profile=profile,
             names=names,
         )
+
+    def _profile_chosen(self) -> None:
+        if self.overlay_toggle.isChecked():
+            self._runtime_chosen()
+        else:
+            self.overlay_toggle.setChecked(True)  # choosing a profile means: show it
 
     def _overlaid(self, overlay: Overlay | None) -> None:
         self.overlay = overlay
@@ -429,6 +406,7 @@ class GraphView(QWidget):
         self.job = None
 
     def _failed(self, error: JobError) -> None:
+        self.failure = error.message
         self.status.setText(error.message)
 
     def _cancel(self) -> None:
@@ -438,4 +416,4 @@ class GraphView(QWidget):
 
     def _set_tools(self, enabled: bool) -> None:
         compared = self.opened is not None and self.opened.compared is not None
-        self.tools.enable(enabled, self.runtime.count() > 1 and not compared)
+        self.tools.enable(enabled, self.runtime.count() > 0 and not compared)

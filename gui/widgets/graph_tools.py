@@ -34,18 +34,26 @@ class GraphTools:
         self.zoom_in = QPushButton("+", parent)
         self.zoom_in.setToolTip("Zoom in (Ctrl++); drag to pan")
         self.find = QLineEdit(parent)
-        self.find.setPlaceholderText("Find a node or tensor (Ctrl+F; Enter: next)")
+        self.find.setPlaceholderText("Find a node or tensor (Ctrl+F)")
+        self.find.setToolTip("A node's name, op type or a tensor's name; Enter shows the next")
         self.find.setClearButtonEnabled(True)
         self.find.setMinimumWidth(240)
         self.unfold_all = QPushButton("Unfold all", parent)
         self.unfold_all.setToolTip("Open every scope group (laid out on the worker pool)")
         self.fold_all = QPushButton("Fold all", parent)
+        self.overlay = QPushButton("Runtime", parent)
+        self.overlay.setCheckable(True)
         self.runtime = QComboBox(parent)
+        self.runtime.setToolTip("The benchmark profile whose newest run the overlay shows")
         self.compare = QComboBox(parent)
         self.compare.setToolTip("Show one graph with the changes since another version")
         self.export = QPushButton("Export…", parent)
         self.export.setToolTip("Save the graph as PNG (at any scale) or SVG")
         self.cancel = QPushButton("Cancel", parent)
+        for button in (self.zoom_out, self.zoom_in):
+            button.setMaximumWidth(40)  # one character: the theme's minimum width wastes the row
+        for combo in (self.runtime, self.compare):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.cancel.setVisible(False)
         self.fit.clicked.connect(canvas.fit)
         self.zoom_out.clicked.connect(lambda: canvas.zoom(1 / 1.4))
@@ -55,6 +63,7 @@ class GraphTools:
             ("Ctrl+0", canvas.fit),
             ("Ctrl+=", lambda: canvas.zoom(1.4)),
             ("Ctrl+-", lambda: canvas.zoom(1 / 1.4)),
+            ("Ctrl+R", self.overlay.click),
         ):
             QShortcut(QKeySequence(keys), parent, act)
 
@@ -67,6 +76,7 @@ class GraphTools:
             self.find,
             self.unfold_all,
             self.fold_all,
+            self.overlay,
             self.runtime,
             self.compare,
             self.export,
@@ -76,8 +86,9 @@ class GraphTools:
     def enable(self, enabled: bool, overlay_possible: bool) -> None:
         """Enable the tools (not while a job runs); the overlay only when it can apply."""
         for widget in self.widgets():
-            if widget not in (self.runtime, self.cancel):
+            if widget not in (self.overlay, self.runtime, self.cancel):
                 widget.setEnabled(enabled)
+        self.overlay.setEnabled(enabled and overlay_possible)
         self.runtime.setEnabled(enabled and overlay_possible)
 
 

@@ -64,14 +64,18 @@ def test_self_test_tours_every_page_in_a_child_process(demo_path: Path, tmp_path
     assert result.returncode == 0, result.stderr
     assert "propagateSizeHints" not in result.stderr  # offscreen noise is dropped
     lines = result.stdout.splitlines()
-    assert lines[-1].startswith("self-test passed: 15 pages shown")
+    assert lines[-1].startswith("self-test passed: 17 pages shown")
+    assert (
+        "graph diff breast-cancer@2 -> breast-cancer@3: 3 added, 0 removed, 1 changed, 1 same"
+        in lines
+    )
     assert any(line.startswith("explained breast-cancer@3 on") for line in lines)
     assert any(line.startswith("benchmarked breast-cancer@3 on local-1-thread") for line in lines)
     assert any(
         line.startswith("validated breast-cancer@3 against breast-cancer-gate@1: FAIL")
         for line in lines
     )
-    assert len(list(shots.glob("*.png"))) == 15
+    assert len(list(shots.glob("*.png"))) == 17
 
 
 def test_self_test_fails_when_a_page_reports_an_error(qtbot, demo_path: Path, tmp_path, capsys):

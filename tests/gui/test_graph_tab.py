@@ -17,6 +17,7 @@ from modeldesk.bench.run import bench_profile
 from modeldesk.catalog.store import Catalog
 from modeldesk.graph.scene import node_key
 from modeldesk.gui.navigator import Selection
+from modeldesk.gui.pages.graph_actions import item_menu
 from modeldesk.models.importer import import_model
 
 import onnx_factory
@@ -132,6 +133,16 @@ def test_a_large_graph_unfolds_off_the_gui_thread_and_is_found_and_exported(
     qtbot.waitUntil(lambda: graph.canvas.selected_key() == node_key(target), timeout=120_000)
     assert ("model", "layers.217") in graph.stack[-1].unfolded
     assert "BatchNormalization" in graph.panel.toPlainText()
+    # Its context menu folds any scope around it; a folded group's menu unfolds it.
+    asked: list[tuple] = []
+    menu = item_menu(graph, graph.stack[-1], node_key(target), lambda *a: asked.append(a), None)
+    folds = [a.text() for a in menu.actions()]
+    assert "Fold model/layers.217" in folds
+    menu.actions()[folds.index("Fold model/layers.217")].trigger()
+    assert ("model", "layers.217") not in asked[-1][0] and asked[-1][1] == "g:model/layers.217"
+    folded = next(k for k, item in graph.stack[-1].scene.items.items() if item.kind == "group")
+    menu = item_menu(graph, graph.stack[-1], folded, lambda *a: asked.append(a), None)
+    assert [a.text() for a in menu.actions()] == ["Unfold"]
 
     # A weight's statistics, read in the examiner child on demand.
     graph.panel.link.emit("stats:layers.217.bn.var")
@@ -150,15 +161,18 @@ def test_overlay_diff_and_a_subgraph(graph_catalog, window, qtbot):
     add_profile(catalog, plain)
     bench_profile(catalog, "net@1", plain)
     graph = _graph_tab(window, qtbot, "net")
-    assert graph.runtime.isEnabled()
+    assert graph.overlay_toggle.isEnabled()
     graph.runtime.setCurrentText("plain")
-    graph.runtime.activated.emit(graph.runtime.currentIndex())
+    graph.overlay_toggle.click()
     qtbot.waitUntil(lambda: graph.overlay is not None and graph.job is None, timeout=60_000)
     assert "Slowest on plain" in graph.panel.toPlainText()
     drawn = graph.stack[-1]
     badges = {key: item.box.badge for key, item in graph.canvas.items_by_key.items()}
     timed = [k for k in badges if k.startswith("n:") and badges[k]]
     assert len(timed) == sum(1 for k in drawn.scene.items if k.startswith("n:"))
+    graph.overlay_toggle.click()  # one toggle: off again, the badges gone
+    assert graph.overlay is None
+    assert not any(item.box.badge for item in graph.canvas.items_by_key.values())
 
     # From the model page's compare: the newer version's graph with the one added node.
     window.open_selection(Selection("model", "net"))

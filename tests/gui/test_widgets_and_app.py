@@ -75,6 +75,8 @@ def test_screenshots_of_every_page(qtbot, demo_path, tmp_path):
         "model",
         "model_version_overview",
         "model_version_io",
+        "model_version_graph",
+        "model_version_graph_diff",
         "model_version_operators",
         "model_version_changes",
         "dataset",
